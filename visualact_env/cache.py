@@ -1,0 +1,80 @@
+"""The one on-disk cache folder shared by every command, and atomic writes into it.
+
+Frames, embeddings, API responses and the generated demo data all live under
+:func:`cache_root` (``~/.cache/visualact`` unless ``VISUALACT_CACHE_DIR`` is set). Writers never
+leave a half-written file: they write a temporary file in the same folder and ``os.replace`` it
+into place, so two processes sharing the cache at once see either nothing or a whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "VISUALACT_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """The cache folder (created on first use)."""
+    root = os.environ.get(ENV_VAR)
+    path = Path(root).expanduser() if root else Path.home() / ".cache" / "visualact"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir(*parts: str) -> Path:
+    """A sub-folder of the cache, e.g. ``cache_dir("frames")`` (created on first use)."""
+    path = cache_root().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def digest(*parts: str | bytes, length: int = 32) -> str:
+    """A stable hex key for cache entries built from strings and bytes."""
+    h = hashlib.sha256()
+    for p in parts:
+        b = p.encode("utf-8") if isinstance(p, str) else p
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()[:length]
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_npy(path: str | os.PathLike[str], array: np.ndarray) -> Path:
+    """Save one array in ``.npy`` format atomically."""
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_npy(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """Load an ``.npy`` cache entry, or ``None`` when it is absent or unreadable."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (FileNotFoundError, ValueError, OSError, EOFError):
+        return None

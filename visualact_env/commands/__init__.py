@@ -1,0 +1,1 @@
+"""One module per ``visualact`` sub-command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,240 @@
+"""Reading and validating annotation and prediction files (JSON Lines).
+
+Loading is all-or-nothing: every record is checked, every problem found is collected with the
+file, line and field it concerns, and a :class:`DataError` listing all of them is raised before
+anything is returned. Nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .records import SCENARIOS, Action, Benchmark, Prediction, VideoRecord
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class DataError(ValueError):
+    """Raised when an input file has one or more problems; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        shown = "\n".join(f"  {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+        more = len(problems) - MAX_PROBLEMS_SHOWN
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{len(problems)} {noun} found:\n{shown}{tail}")
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | None]]:
+    """Yield ``(line_number, value, error)`` for each non-blank line; ``error`` if not JSON."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line), None
+            except json.JSONDecodeError as e:
+                yield lineno, None, f"invalid JSON ({e.msg} at column {e.colno})"
+
+
+def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write rows as JSON Lines (UTF-8, one object per line)."""
+    from .cache import atomic_write_text
+
+    text = "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in rows)
+    return atomic_write_text(path, text)
+
+
+def _check_apl(value: Any, allow_none: bool) -> str | None:
+    if value is None:
+        return None if allow_none else "missing (must be an integer 0..4)"
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer 0..4, got {value!r}"
+    if not 0 <= value <= 4:
+        return f"out of range: {value} (must be 0..4)"
+    return None
+
+
+def _check_actions(
+    raw: Any, where: tuple[str, int], problems: list[Problem], *, ground_truth: bool
+) -> tuple[Action, ...]:
+    file, lineno = where
+    if not isinstance(raw, list):
+        problems.append(Problem(file, lineno, "actions", f"must be a list, got {type(raw).__name__}"))
+        return ()
+    if ground_truth and not raw:
+        problems.append(Problem(file, lineno, "actions", "empty action list"))
+    out: list[Action] = []
+    for i, item in enumerate(raw):
+        fld = f"actions[{i}]"
+        if not isinstance(item, dict):
+            problems.append(Problem(file, lineno, fld, f"must be an object, got {type(item).__name__}"))
+            continue
+        text = item.get("text")
+        ok = True
+        if not isinstance(text, str) or not text.strip():
+            problems.append(Problem(file, lineno, f"{fld}.text", "must be a non-empty string"))
+            ok = False
+        apl = item.get("apl")
+        if ground_truth and "apl" not in item:
+            err: str | None = "missing (must be an integer 0..4)"
+        else:
+            err = _check_apl(apl, allow_none=not ground_truth)
+        if err:
+            problems.append(Problem(file, lineno, f"{fld}.apl", err))
+            ok = False
+        pro = item.get("proactive")
+        if (ground_truth or pro is not None) and not isinstance(pro, bool):
+            problems.append(Problem(file, lineno, f"{fld}.proactive", f"must be true or false, got {pro!r}"))
+            ok = False
+        if ok:
+            out.append(Action(text=text.strip(), apl=apl, proactive=pro))
+    return tuple(out)
+
+
+def _video_path_problem(root: Path, video: str) -> str | None:
+    if os.path.isabs(video):
+        return f"absolute path {video!r} is not allowed (paths are relative to the annotation file's folder)"
+    resolved = (root / video).resolve()
+    try:
+        resolved.relative_to(root.resolve())
+    except ValueError:
+        return f"path {video!r} escapes the dataset folder {str(root)!r}"
+    if not resolved.is_file():
+        return f"video file not found: {str(root / video)!r}"
+    return None
+
+
+def parse_annotations(
+    path: str | os.PathLike[str], *, check_videos: bool = True, name: str | None = None
+) -> Benchmark:
+    """Load and validate a native annotation file; raise :class:`DataError` listing every problem.
+
+    ``check_videos=False`` skips the clip checks (existence), for commands that only need the
+    annotations, such as scoring; a path escaping the dataset folder is always an error.
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise DataError([Problem(file, None, None, "annotation file not found")])
+    root = path.parent
+    problems: list[Problem] = []
+    records: list[VideoRecord] = []
+    seen: dict[str, int] = {}
+    known = {"video_id", "video", "scenario", "actions", "source"}
+    for lineno, obj, err in read_jsonl(path):
+        if err:
+            problems.append(Problem(file, lineno, None, err))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}"))
+            continue
+        before = len(problems)
+        for key in sorted(set(obj) - known):
+            problems.append(Problem(file, lineno, key, f"unknown field (expected {sorted(known)})"))
+        vid = obj.get("video_id")
+        if not isinstance(vid, str) or not vid:
+            problems.append(Problem(file, lineno, "video_id", "must be a non-empty string"))
+        elif vid in seen:
+            problems.append(Problem(file, lineno, "video_id", f"duplicate {vid!r} (first on line {seen[vid]})"))
+        else:
+            seen[vid] = lineno
+        video = obj.get("video")
+        if not isinstance(video, str) or not video:
+            problems.append(Problem(file, lineno, "video", "must be a non-empty string (path relative to the annotation file)"))
+        else:
+            msg = _video_path_problem(root, video)
+            if msg and (check_videos or "not found" not in msg):
+                problems.append(Problem(file, lineno, "video", msg))
+        scenario = obj.get("scenario")
+        if scenario not in SCENARIOS:
+            problems.append(Problem(file, lineno, "scenario", f"unknown scenario {scenario!r}; expected one of {list(SCENARIOS)}"))
+        if "actions" not in obj:
+            problems.append(Problem(file, lineno, "actions", "missing"))
+            actions: tuple[Action, ...] = ()
+        else:
+            actions = _check_actions(obj["actions"], (file, lineno), problems, ground_truth=True)
+        source = obj.get("source")
+        if source is not None and not isinstance(source, str):
+            problems.append(Problem(file, lineno, "source", "must be a string when present"))
+        if len(problems) == before:
+            records.append(VideoRecord(vid, video, scenario, actions, source, root))
+    if not records and not problems:
+        problems.append(Problem(file, None, None, "no records"))
+    if problems:
+        raise DataError(problems)
+    return Benchmark(records=tuple(records), name=name or file, path=path)
+
+
+def parse_predictions(
+    path: str | os.PathLike[str],
+    benchmark: Benchmark | None = None,
+    *,
+    allow_extra: bool = False,
+    warnings: list[str] | None = None,
+) -> list[Prediction]:
+    """Load and validate a prediction file; raise :class:`DataError` listing every problem.
+
+    With a ``benchmark``, ids it does not contain are errors, or (``allow_extra=True``) are
+    dropped with a message appended to ``warnings``. A video may appear several times only with
+    distinct ``sample`` fields (several samples per video); otherwise a repeat is an error.
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise DataError([Problem(file, None, None, "prediction file not found")])
+    problems: list[Problem] = []
+    preds: list[Prediction] = []
+    seen: dict[tuple[str, Any], int] = {}
+    for lineno, obj, err in read_jsonl(path):
+        if err:
+            problems.append(Problem(file, lineno, None, err))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}"))
+            continue
+        before = len(problems)
+        vid = obj.get("video_id")
+        if not isinstance(vid, str) or not vid:
+            problems.append(Problem(file, lineno, "video_id", "must be a non-empty string"))
+            continue
+        key = (vid, obj.get("sample"))
+        if key in seen:
+            problems.append(Problem(file, lineno, "video_id", f"duplicate prediction for {vid!r} (first on line {seen[key]})"))
+        seen.setdefault(key, lineno)
+        if benchmark is not None and vid not in benchmark:
+            if allow_extra:
+                if warnings is not None:
+                    warnings.append(f"{file}:{lineno}: video_id {vid!r} is not in the annotations; ignored")
+                continue
+            problems.append(Problem(file, lineno, "video_id", f"{vid!r} is not in the annotations (use --allow-extra to ignore)"))
+        actions = _check_actions(obj.get("actions", []), (file, lineno), problems, ground_truth=False)
+        error = obj.get("error")
+        if error is not None and not isinstance(error, str):
+            problems.append(Problem(file, lineno, "error", "must be a string or null"))
+        if len(problems) == before:
+            extra = {k: v for k, v in obj.items() if k not in ("video_id", "actions", "error")}
+            preds.append(Prediction(vid, actions, error, extra))
+    if problems:
+        raise DataError(problems)
+    return preds

@@ -1,0 +1,56 @@
+"""Agents by name: the CLI's way to find policies without importing ``agents`` up front.
+
+A spec string is ``NAME`` or ``NAME:ARGUMENT`` (``retrieval``, ``openai:gpt-4o``,
+``openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1``, ``hf:/path/to/checkpoint``).
+``NAME`` selects a factory registered here as ``"module:attribute"``; the factory is called as
+``factory(ARGUMENT_or_None, **options)`` and returns an agent (see ``agents.base.Agent``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_AGENTS: dict[str, str] = {
+    "oracle": "agents.baselines:OracleAgent",
+    "random": "agents.baselines:RandomAgent",
+    "blind": "agents.baselines:BlindAgent",
+    "retrieval": "agents.baselines:RetrievalAgent",
+    "empty": "agents.baselines:EmptyAgent",
+    "openai": "agents.openai_agent:OpenAIAgent.from_spec",
+    "hf": "agents.hf_agent:HFAgent.from_spec",
+}
+
+
+def register_agent(name: str, target: str) -> None:
+    """Make ``name`` resolve to ``target`` (``"package.module:factory"``)."""
+    if ":" in name:
+        raise ValueError(f"agent names cannot contain ':': {name!r}")
+    _AGENTS[name] = target
+
+
+def agent_names() -> list[str]:
+    return sorted(_AGENTS)
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """``"openai:gpt-4o"`` -> ``("openai", "gpt-4o")``; ``"oracle"`` -> ``("oracle", None)``."""
+    name, sep, arg = spec.partition(":")
+    return name, (arg if sep else None)
+
+
+def _resolve(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def make_agent(spec: str, **options: Any) -> Any:
+    """Build the agent named by ``spec``; ``options`` are passed to its factory."""
+    name, arg = split_spec(spec)
+    if name not in _AGENTS:
+        raise ValueError(f"unknown agent {name!r} in spec {spec!r}; known agents: {', '.join(agent_names())}")
+    factory = _resolve(_AGENTS[name])
+    return factory(arg, **options)
