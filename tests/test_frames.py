@@ -1,0 +1,283 @@
+"""Frame sampling on real encoded clips: index rules, both decoders, resizing, cache, errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from visualact_env import frames as frames_mod
+from visualact_env.demo import write_clip
+from visualact_env.frames import (
+    FrameError,
+    SamplerConfig,
+    decord_available,
+    frame_indices,
+    letterbox,
+    sample_frames,
+    sample_frames_many,
+)
+
+NUM_COLOURED = 20
+BACKENDS = ["pyav"] + (["decord"] if decord_available() else [])
+
+
+def _colour(k: int) -> np.ndarray:
+    """The uniform colour of frame ``k`` of the coloured clip (far apart after yuv420p)."""
+    v = 10 + 12 * k
+    return np.array([v, 255 - v, 128], dtype=np.float64)
+
+
+def _identify(frame: np.ndarray) -> int:
+    """Which frame of the coloured clip this decoded frame is (nearest known colour)."""
+    mean = frame.reshape(-1, 3).mean(axis=0)
+    dists = [np.abs(mean - _colour(k)).sum() for k in range(NUM_COLOURED)]
+    best = int(np.argmin(dists))
+    assert dists[best] < 15, f"decoded colour {mean} matches no frame"
+    return best
+
+
+def _coloured_clip(path: Path, n: int, size: tuple[int, int] = (48, 64)) -> Path:
+    h, w = size
+    clip = [np.broadcast_to(_colour(k).astype(np.uint8), (h, w, 3)).copy() for k in range(n)]
+    return write_clip(path, clip, fps=10)
+
+
+@pytest.fixture(scope="module")
+def coloured(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _coloured_clip(tmp_path_factory.mktemp("clips") / "coloured.mp4", NUM_COLOURED)
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _coloured_clip(tmp_path_factory.mktemp("clips") / "short.mp4", 3)
+
+
+# --- index rules -----------------------------------------------------------------------------
+
+
+def test_index_rules_on_known_counts() -> None:
+    assert frame_indices(10, 4, "linspace").tolist() == [0, 3, 6, 9]
+    assert frame_indices(10, 4, "centered").tolist() == [1, 3, 6, 8]
+    assert frame_indices(20, 8, "linspace").tolist() == [0, 3, 5, 8, 11, 14, 16, 19]
+    assert frame_indices(20, 8, "linspace-floor").tolist() == [0, 2, 5, 8, 10, 13, 16, 19]
+    assert frame_indices(20, 8, "centered").tolist() == [1, 3, 6, 8, 11, 13, 16, 18]
+    assert frame_indices(1, 3, "linspace").tolist() == [0, 0, 0]
+
+
+def test_short_clip_repeats_indices() -> None:
+    for rule in ("linspace", "linspace-floor", "centered"):
+        idx = frame_indices(3, 8, rule)
+        assert len(idx) == 8 and idx.min() == 0 and idx.max() == 2
+        assert np.all(np.diff(idx) >= 0)
+    assert frame_indices(3, 8, "linspace").tolist() == [0, 0, 1, 1, 1, 1, 2, 2]
+
+
+def test_index_rule_errors() -> None:
+    with pytest.raises(ValueError, match="at least one frame"):
+        frame_indices(0, 8)
+    with pytest.raises(ValueError, match="unknown rule"):
+        frame_indices(10, 8, "random")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rule", ["linspace", "linspace-floor", "centered"])
+@pytest.mark.parametrize("n", [1, 6, 8, 13])
+def test_sampled_frames_are_the_rule_s_frames(
+    coloured: Path, backend: str, rule: str, n: int
+) -> None:
+    config = SamplerConfig(num_frames=n, rule=rule, backend=backend)
+    got = sample_frames(coloured, config, cache=False)
+    assert got.shape == (n, 48, 64, 3) and got.dtype == np.uint8
+    assert [_identify(f) for f in got] == frame_indices(NUM_COLOURED, n, rule).tolist()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_short_clip_gives_n_frames(short_clip: Path, backend: str) -> None:
+    got = sample_frames(short_clip, SamplerConfig(num_frames=8, backend=backend), cache=False)
+    assert [_identify(f) for f in got] == [0, 0, 1, 1, 1, 1, 2, 2]
+
+
+@pytest.mark.skipif(not decord_available(), reason="decord not installed")
+def test_backends_decode_identical_frames(tmp_path: Path) -> None:
+    from visualact_env.datasets import load_benchmark
+
+    bench = load_benchmark("demo")
+    for record in bench.records[::3]:
+        a = sample_frames(record.path, SamplerConfig(backend="decord"), cache=False)
+        b = sample_frames(record.path, SamplerConfig(backend="pyav"), cache=False)
+        np.testing.assert_array_equal(a, b, err_msg=record.video_id)
+    # also a clip at a size and length the demo does not have
+    rng = np.random.default_rng(0)
+    noisy = write_clip(
+        tmp_path / "noisy.mp4", rng.integers(0, 255, (37, 90, 128, 3), dtype=np.uint8)
+    )
+    cfg = SamplerConfig(num_frames=9, rule="centered")
+    a = sample_frames(noisy, SamplerConfig(**{**cfg.to_dict(), "backend": "decord"}), cache=False)
+    b = sample_frames(noisy, SamplerConfig(**{**cfg.to_dict(), "backend": "pyav"}), cache=False)
+    np.testing.assert_array_equal(a, b)
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def test_config_key_and_round_trip() -> None:
+    cfg = SamplerConfig(num_frames=16, rule="centered", size=(224, 224), resize="stretch")
+    assert cfg.key == "n16-centered-224x224-stretch"
+    assert SamplerConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.to_dict()["size"] == [224, 224]
+    assert SamplerConfig().key == "n8-linspace-native-none"
+    # the backend does not change frames, so it does not change the key
+    assert SamplerConfig(backend="pyav").key == SamplerConfig(backend="decord").key
+    # resize mode only matters when resizing
+    assert SamplerConfig(resize="stretch").key == SamplerConfig().key
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_frames": 0}, "num_frames"),
+        ({"num_frames": True}, "num_frames"),
+        ({"rule": "uniform"}, "unknown rule"),
+        ({"resize": "crop"}, "unknown resize"),
+        ({"backend": "opencv"}, "unknown backend"),
+        ({"size": (0, 10)}, "size"),
+        ({"size": (10,)}, "size"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        SamplerConfig(**kwargs)
+
+
+# --- resizing ------------------------------------------------------------------------------------
+
+
+def test_letterbox_keeps_aspect_and_pads_black() -> None:
+    frames = np.full((2, 120, 160, 3), 200, dtype=np.uint8)
+    out = letterbox(frames, (64, 64))
+    assert out.shape == (2, 64, 64, 3) and out.dtype == np.uint8
+    # 160x120 scaled by 0.4 -> 64x48, centred: 8 black rows above and below
+    assert np.all(out[:, :8] == 0) and np.all(out[:, -8:] == 0)
+    assert np.all(out[:, 8:56] == 200)
+    single = letterbox(frames[0], (30, 100))
+    assert single.shape == (30, 100, 3)
+    assert np.all(single[:, :30] == 0) and np.all(single[:, 31:69] == 200)
+    with pytest.raises(ValueError, match="shape"):
+        letterbox(np.zeros((4, 4)), (2, 2))
+
+
+def test_sample_frames_resizes(coloured: Path) -> None:
+    boxed = sample_frames(coloured, SamplerConfig(num_frames=3, size=(64, 64)), cache=False)
+    assert boxed.shape == (3, 64, 64, 3)
+    assert np.all(boxed[:, :8] == 0)  # 64x48 clip -> letterboxed rows top and bottom
+    stretched = sample_frames(
+        coloured, SamplerConfig(num_frames=3, size=(32, 100), resize="stretch"), cache=False
+    )
+    assert stretched.shape == (3, 32, 100, 3)
+    assert [_identify(f) for f in stretched] == [0, 10, 19]
+
+
+# --- cache -----------------------------------------------------------------------------------------
+
+
+def _forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> np.ndarray:
+        raise AssertionError("decoder called although the frames are cached")
+
+    monkeypatch.setattr(frames_mod, "decode_frames", fail)
+
+
+def test_cache_hit_does_not_decode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = _coloured_clip(tmp_path / "c.mp4", 12)
+    cfg = SamplerConfig(num_frames=5, size=(32, 32))
+    first = sample_frames(clip, cfg)
+    _forbid_decoding(monkeypatch)
+    np.testing.assert_array_equal(sample_frames(clip, cfg), first)
+    # the cache is shared across backends: frames do not depend on the decoder
+    np.testing.assert_array_equal(
+        sample_frames(clip, SamplerConfig(**{**cfg.to_dict(), "backend": "pyav"})), first
+    )
+    with pytest.raises(AssertionError, match="decoder called"):
+        sample_frames(clip, cfg, cache=False)
+    with pytest.raises(AssertionError, match="decoder called"):
+        sample_frames(clip, SamplerConfig(num_frames=6, size=(32, 32)))  # another key
+
+
+def test_cache_misses_when_clip_changes(tmp_path: Path) -> None:
+    clip = _coloured_clip(tmp_path / "c.mp4", 12)
+    cfg = SamplerConfig(num_frames=2)
+    assert [_identify(f) for f in sample_frames(clip, cfg)] == [0, 11]
+    _coloured_clip(clip, 20)  # rewritten in place: new size and mtime
+    st = clip.stat()
+    os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert [_identify(f) for f in sample_frames(clip, cfg)] == [0, 19]
+
+
+def test_unreadable_cache_entry_is_decoded_again(tmp_path: Path) -> None:
+    clip = _coloured_clip(tmp_path / "c.mp4", 12)
+    cfg = SamplerConfig(num_frames=3)
+    first = sample_frames(clip, cfg)
+    entry = frames_mod._cache_file(clip, cfg)
+    assert entry.is_file()
+    entry.write_bytes(b"not an npy file")
+    np.testing.assert_array_equal(sample_frames(clip, cfg), first)
+    np.save(entry, np.zeros((1, 2, 2, 3), dtype=np.uint8))  # wrong shape for this config
+    np.testing.assert_array_equal(sample_frames(clip, cfg), first)
+
+
+def test_sample_frames_many(coloured: Path, short_clip: Path) -> None:
+    out = sample_frames_many([coloured, short_clip], SamplerConfig(num_frames=4, size=(24, 32)))
+    assert [o.shape for o in out] == [(4, 24, 32, 3)] * 2
+    assert np.stack(out).shape == (2, 4, 24, 32, 3)
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+def _audio_only(path: Path) -> Path:
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 16000
+        for i in range(4):
+            frame.pts = i * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("backend", ["auto", *BACKENDS])
+def test_bad_files_raise_frame_error_naming_the_file(
+    tmp_path: Path, coloured: Path, backend: str
+) -> None:
+    cfg = SamplerConfig(backend=backend)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(np.random.default_rng(1).integers(0, 255, 4000, dtype=np.uint8).tobytes())
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(coloured.read_bytes()[: coloured.stat().st_size // 2])
+    no_video = _audio_only(tmp_path / "audio.mp4")
+    cases = {
+        tmp_path / "missing.mp4": "not found",
+        empty: "empty",
+        corrupt: "cannot open",
+        truncated: "cannot open",
+        no_video: "video",
+        tmp_path: "not a regular file",
+    }
+    for path, reason in cases.items():
+        with pytest.raises(FrameError, match=reason) as info:
+            sample_frames(path, cfg)
+        assert str(path) in str(info.value)
+        assert info.value.path == str(path)
+        assert isinstance(info.value, ValueError)

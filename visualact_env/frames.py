@@ -1,0 +1,376 @@
+"""Frame sampling: which frames of a clip an agent sees, decoded once and cached on disk.
+
+Why the sampling rule is explicit
+---------------------------------
+Video harnesses disagree on which frames they feed a model (``np.linspace(0, n-1, k)`` in
+lmms-eval, centred bins in others, 32 frames by default in vLLM); that disagreement is the
+leading cause of irreproducible video scores. Every result therefore records its
+:class:`SamplerConfig` (``to_dict()``), and decoded frames are cached under its :attr:`~SamplerConfig.key`.
+
+Rules (``n`` = frames in the clip, ``N`` = ``num_frames``):
+
+* ``"linspace"``: ``round(np.linspace(0, n - 1, N))`` -- first and last frame always included.
+* ``"linspace-floor"``: ``np.linspace(0, n - 1, N).astype(int)`` -- the truncating variant some
+  lmms-eval model wrappers use (``np.linspace(..., dtype=int)``); differs from ``"linspace"`` by
+  at most one frame per index.
+* ``"centered"``: the centre frame of each of ``N`` equal bins, ``floor((i + 0.5) * n / N)``.
+
+A clip shorter than ``N`` frames is not an error: every rule then repeats indices (e.g. 3 frames,
+``N = 8``, ``"linspace"`` -> ``0 0 1 1 1 1 2 2``), so the output always has exactly ``N`` frames
+and a batch of clips stacks to one array.
+
+Backends and the cache key
+--------------------------
+``decord`` is tried first (fast seeking); PyAV is the fallback when decord is not installed, when
+it fails on a file, or when ``backend="pyav"``. Both return the same RGB frames (measured, and
+tested in ``tests/test_frames.py``), so the backend is *not* part of :attr:`SamplerConfig.key`:
+a cache entry written by one backend is valid for the other. ``to_dict()`` still records it.
+
+A cache entry is keyed by the clip's identity -- resolved path, size in bytes and
+``mtime_ns`` -- plus the sampler key. That costs one ``stat`` instead of hashing the file; a clip
+edited in place changes size or mtime and so misses the cache, and a copy at another path gets
+its own entry (a deliberate trade: correctness never depends on it, only reuse).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import atomic_save_npy, cache_dir, digest, load_npy
+
+FRAMES_CACHE_VERSION = "1"
+"""Bump when decoding or resizing changes, so stale cache entries are never read."""
+
+RULES: tuple[str, ...] = ("linspace", "linspace-floor", "centered")
+RESIZE_MODES: tuple[str, ...] = ("letterbox", "stretch")
+BACKENDS: tuple[str, ...] = ("auto", "decord", "pyav")
+
+
+class FrameError(ValueError):
+    """A clip could not be sampled (missing, empty, corrupt or without frames); names the file."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How frames are chosen from a clip and shaped.
+
+    ``size`` is the output ``(height, width)``; ``None`` keeps the clip's own size. ``resize``
+    is ``"letterbox"`` (keep the aspect ratio, pad with black) or ``"stretch"``.
+    """
+
+    num_frames: int = 8
+    rule: str = "linspace"
+    size: tuple[int, int] | None = None
+    resize: str = "letterbox"
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num_frames, bool) or not isinstance(self.num_frames, int):
+            raise ValueError(f"num_frames must be an integer, got {self.num_frames!r}")
+        if self.num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
+        if self.rule not in RULES:
+            raise ValueError(f"unknown rule {self.rule!r}; choose from {list(RULES)}")
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"unknown resize {self.resize!r}; choose from {list(RESIZE_MODES)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose from {list(BACKENDS)}")
+        if self.size is not None:
+            size = tuple(self.size)
+            if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+                raise ValueError(
+                    f"size must be (height, width) positive integers, got {self.size!r}"
+                )
+            object.__setattr__(self, "size", (int(size[0]), int(size[1])))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record of the configuration (stored with every result)."""
+        d = asdict(self)
+        d["size"] = list(self.size) if self.size is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SamplerConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        d = dict(d)
+        if d.get("size") is not None:
+            d["size"] = tuple(d["size"])
+        return cls(**d)
+
+    @property
+    def key(self) -> str:
+        """A stable string naming what the frames depend on (not the backend: see module doc)."""
+        size = "native" if self.size is None else f"{self.size[0]}x{self.size[1]}"
+        resize = self.resize if self.size is not None else "none"
+        return f"n{self.num_frames}-{self.rule}-{size}-{resize}"
+
+
+def frame_indices(total: int, num_frames: int, rule: str = "linspace") -> np.ndarray:
+    """The frame indices a rule picks from a clip of ``total`` frames (repeats when short)."""
+    if total < 1:
+        raise ValueError(f"a clip needs at least one frame, got total={total}")
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if rule == "linspace":
+        idx = np.round(np.linspace(0, total - 1, num_frames))
+    elif rule == "linspace-floor":
+        idx = np.floor(np.linspace(0, total - 1, num_frames))
+    elif rule == "centered":
+        idx = np.floor((np.arange(num_frames) + 0.5) * total / num_frames)
+    else:
+        raise ValueError(f"unknown rule {rule!r}; choose from {list(RULES)}")
+    return np.clip(idx.astype(np.int64), 0, total - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resizing
+
+
+def letterbox(frames: np.ndarray, size: tuple[int, int], *, stretch: bool = False) -> np.ndarray:
+    """Resize frames ``(N, H, W, 3)`` or one frame ``(H, W, 3)`` to ``size = (height, width)``.
+
+    Letterboxing keeps the aspect ratio and pads the rest with black, centred, so shapes in the
+    picture are not distorted; ``stretch=True`` resizes to the exact size instead. Bilinear
+    resampling through PIL (no torch / torchvision needed).
+    """
+    from PIL import Image
+
+    arr = np.asarray(frames)
+    single = arr.ndim == 3
+    batch = arr[None] if single else arr
+    if batch.ndim != 4 or batch.shape[-1] != 3:
+        raise ValueError(f"expected frames of shape (N, H, W, 3) or (H, W, 3), got {arr.shape}")
+    out_h, out_w = int(size[0]), int(size[1])
+    in_h, in_w = batch.shape[1:3]
+    if stretch:
+        new_h, new_w = out_h, out_w
+    else:
+        scale = min(out_h / in_h, out_w / in_w)
+        new_h = max(1, min(out_h, round(in_h * scale)))
+        new_w = max(1, min(out_w, round(in_w * scale)))
+    top, left = (out_h - new_h) // 2, (out_w - new_w) // 2
+    out = np.zeros((batch.shape[0], out_h, out_w, 3), dtype=np.uint8)
+    for i, frame in enumerate(batch):
+        img = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8))
+        if (new_h, new_w) != (in_h, in_w):
+            img = img.resize((new_w, new_h), Image.Resampling.BILINEAR)
+        out[i, top : top + new_h, left : left + new_w] = np.asarray(img)
+    return out[0] if single else out
+
+
+def _resize(frames: np.ndarray, config: SamplerConfig) -> np.ndarray:
+    if config.size is None or frames.shape[1:3] == config.size:
+        return frames
+    return letterbox(frames, config.size, stretch=config.resize == "stretch")
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise FrameError(path, "video file not found")
+    if not path.is_file():
+        raise FrameError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise FrameError(path, "video file is empty (0 bytes)")
+
+
+def decord_available() -> bool:
+    """Whether decord can be imported here (its wheels exist for x86_64 only)."""
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _short(error: BaseException) -> str:
+    """decord's messages carry a timestamp and C++ source location: keep the useful part."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", text)
+    return text.split("ERROR ", 1)[-1]
+
+
+def _decode_decord(path: Path, config: SamplerConfig) -> np.ndarray:
+    import decord
+
+    try:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    except Exception as e:  # decord raises its own DECORDError / RuntimeError
+        raise FrameError(path, f"cannot open video with decord: {_short(e)}") from e
+    try:
+        total = len(reader)
+        if total < 1:
+            raise FrameError(path, "video has no frames")
+        idx = frame_indices(total, config.num_frames, config.rule)
+        try:
+            frames = reader.get_batch(idx.tolist()).asnumpy()
+        except Exception as e:
+            raise FrameError(path, f"cannot decode frames with decord: {_short(e)}") from e
+    finally:
+        del reader  # frees the demuxer and decoder threads now, not at garbage collection
+    return np.ascontiguousarray(frames, dtype=np.uint8)
+
+
+def _pyav_count(container: Any, stream: Any) -> int:
+    """Frames in the stream: the container's count, else its packets counted (no decoding)."""
+    if stream.frames and stream.frames > 0:
+        return int(stream.frames)
+    count = sum(1 for packet in container.demux(stream) if packet.size)
+    container.seek(0)
+    return count
+
+
+def _pyav_pick(container: Any, stream: Any, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
+    """Decode in order, converting only the wanted frames; stop after the last one.
+
+    Returns the converted frames and how many frames were decoded, so only a few RGB frames
+    are ever held in memory, however long the clip.
+    """
+    picked: dict[int, np.ndarray] = {}
+    last = max(wanted)
+    decoded = 0
+    for i, frame in enumerate(container.decode(stream)):
+        decoded = i + 1
+        if i in wanted:
+            picked[i] = frame.to_ndarray(format="rgb24")
+        if i >= last:
+            break
+    return picked, decoded
+
+
+def _decode_pyav(path: Path, config: SamplerConfig) -> np.ndarray:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as e:  # av.error.InvalidDataError and friends
+        raise FrameError(path, f"cannot open video with PyAV: {e}") from e
+    try:
+        if not container.streams.video:
+            raise FrameError(path, "file has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            total = _pyav_count(container, stream)
+            if total < 1:
+                raise FrameError(path, "video has no frames")
+            idx = frame_indices(total, config.num_frames, config.rule)
+            picked, decoded = _pyav_pick(container, stream, set(idx.tolist()))
+            if len(picked) < len(set(idx.tolist())):
+                # the container over-counted its frames: sample again from the true count
+                if decoded < 1:
+                    raise FrameError(path, "video has no frames")
+                container.seek(0)
+                idx = frame_indices(decoded, config.num_frames, config.rule)
+                picked, _ = _pyav_pick(container, stream, set(idx.tolist()))
+        except FrameError:
+            raise
+        except Exception as e:
+            raise FrameError(path, f"cannot decode video with PyAV: {e}") from e
+    finally:
+        container.close()
+    return np.stack([picked[i] for i in idx.tolist()]).astype(np.uint8, copy=False)
+
+
+def decode_frames(path: str | os.PathLike[str], config: SamplerConfig) -> np.ndarray:
+    """Decode the sampled frames of one clip at its native size (no cache, no resize)."""
+    path = Path(path)
+    _check_file(path)
+    if config.backend == "pyav":
+        return _decode_pyav(path, config)
+    if config.backend == "decord":
+        if not decord_available():
+            raise RuntimeError("backend='decord' requested but decord is not installed")
+        return _decode_decord(path, config)
+    if decord_available():
+        try:
+            return _decode_decord(path, config)
+        except FrameError as first:
+            try:
+                return _decode_pyav(path, config)
+            except FrameError as second:
+                raise FrameError(
+                    path, f"{first.reason}; PyAV also failed: {second.reason}"
+                ) from second
+    return _decode_pyav(path, config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached sampling
+
+
+def cache_key(path: str | os.PathLike[str], config: SamplerConfig) -> str:
+    """The cache key of a clip's frames: clip identity (path, size, mtime) + sampler key."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return digest(FRAMES_CACHE_VERSION, str(p), str(st.st_size), str(st.st_mtime_ns), config.key)
+
+
+def _cache_file(path: Path, config: SamplerConfig) -> Path:
+    return cache_dir("frames") / f"{cache_key(path, config)}.npy"
+
+
+def _valid_cached(arr: np.ndarray | None, config: SamplerConfig) -> bool:
+    if arr is None or arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+        return False
+    if arr.shape[0] != config.num_frames:
+        return False
+    return config.size is None or tuple(arr.shape[1:3]) == config.size
+
+
+def sample_frames(
+    path: str | os.PathLike[str], config: SamplerConfig | None = None, cache: bool = True
+) -> np.ndarray:
+    """The sampled frames of a clip, ``uint8`` array ``(N, H, W, 3)`` (RGB).
+
+    With ``cache=True`` the result is read from / written to ``cache_dir("frames")`` (atomic
+    writes, so concurrent processes never see a partial entry; an unreadable entry is decoded
+    again). Raises :class:`FrameError` naming the file for a missing, empty, corrupt or
+    frameless clip.
+    """
+    config = config or SamplerConfig()
+    path = Path(path)
+    _check_file(path)
+    entry = _cache_file(path, config) if cache else None
+    if entry is not None:
+        cached = load_npy(entry)
+        if _valid_cached(cached, config):
+            return cached  # type: ignore[return-value]
+    frames = _resize(decode_frames(path, config), config)
+    if entry is not None:
+        atomic_save_npy(entry, frames)
+    return frames
+
+
+def sample_frames_many(
+    paths: Iterable[str | os.PathLike[str]], config: SamplerConfig | None = None, cache: bool = True
+) -> list[np.ndarray]:
+    """:func:`sample_frames` for several clips, in order (stack them when ``size`` is set)."""
+    config = config or SamplerConfig()
+    return [sample_frames(p, config, cache=cache) for p in paths]
+
+
+def as_sampler(value: SamplerConfig | dict[str, Any] | None) -> SamplerConfig:
+    """Coerce ``None`` / a dict from :meth:`SamplerConfig.to_dict` / a config to a config."""
+    if value is None:
+        return SamplerConfig()
+    if isinstance(value, SamplerConfig):
+        return value
+    if isinstance(value, dict):
+        return SamplerConfig.from_dict(value)
+    raise TypeError(f"cannot make a SamplerConfig from {type(value).__name__}")
