@@ -4,6 +4,9 @@ A spec string is ``NAME`` or ``NAME:ARGUMENT`` (``retrieval``, ``openai:gpt-4o``
 ``openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1``, ``hf:/path/to/checkpoint``).
 ``NAME`` selects a factory registered here as ``"module:attribute"``; the factory is called as
 ``factory(ARGUMENT_or_None, **options)`` and returns an agent (see ``agents.base.Agent``).
+
+``py:package.module:Factory[:ARGUMENT]`` loads your own agent class or factory without
+registering it: ``visualact eval --agent py:my_agents:MyAgent``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ def _resolve(target: str) -> Any:
 def make_agent(spec: str, **options: Any) -> Any:
     """Build the agent named by ``spec``; ``options`` are passed to its factory."""
     name, arg = split_spec(spec)
+    if name == "py":
+        module, _, rest = (arg or "").partition(":")
+        attr, _, user_arg = rest.partition(":")
+        if not module or not attr:
+            raise ValueError(f"expected py:MODULE:FACTORY[:ARGUMENT], got {spec!r}")
+        return _resolve(f"{module}:{attr}")(user_arg or None, **options)
     if name not in _AGENTS:
         raise ValueError(f"unknown agent {name!r} in spec {spec!r}; known agents: {', '.join(agent_names())}")
     factory = _resolve(_AGENTS[name])

@@ -1,0 +1,55 @@
+"""Deterministic agents for the runner's tests, loaded with ``--agent py:runner_agents:NAME``.
+
+They behave like real policies (they answer from the frames they are shown) but add what the
+tests need: a delay so that a run can be killed mid-way, and failures on a first attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from agents.base import Agent, AgentOutput
+from visualact_env.records import Action
+
+
+class SlowEchoAgent(Agent):
+    """Proposes the ground truth's texts for even frames' brightness, slowly and deterministically."""
+
+    def __init__(self, arg=None, *, delay: float = 0.15, **_):
+        self.spec = "py:runner_agents:SlowEchoAgent"
+        self.delay = float(arg) if arg else delay
+        self._truth = {}
+
+    def setup(self, benchmark, sampler):
+        self._truth = {r.video_id: r.actions for r in benchmark}
+
+    def act(self, observation, info):
+        time.sleep(self.delay)
+        truth = self._truth[info["video_id"]]
+        # Keep every other ground-truth action, with an APL decided by the frames' content.
+        level = int(observation["frames"].mean()) % 5
+        actions = tuple(Action(a.text, level, a.proactive) for a in truth[::2])
+        return AgentOutput(actions=actions, raw_text=f"{len(actions)} actions, level {level}")
+
+    def config(self):
+        return {"spec": self.spec, "deterministic": True}
+
+
+class FlakyAgent(SlowEchoAgent):
+    """Fails the first time it sees each video whose id is listed in $FLAKY_IDS (once per marker dir)."""
+
+    def __init__(self, arg=None, **kw):
+        super().__init__(arg, delay=0.0, **kw)
+        self.spec = "py:runner_agents:FlakyAgent"
+        self.marker_dir = Path(os.environ["FLAKY_MARKERS"])
+        self.flaky = set(os.environ.get("FLAKY_IDS", "").split(","))
+
+    def act(self, observation, info):
+        vid = info["video_id"]
+        marker = self.marker_dir / vid
+        if vid in self.flaky and not marker.exists():
+            marker.write_text("failed once")
+            return AgentOutput(error="RateLimitError: simulated permanent failure after retries", attempts=5)
+        return super().act(observation, info)

@@ -1,0 +1,190 @@
+"""The evaluation runner: results saved as they finish, resume after SIGKILL, failures, shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from visualact_env.runner import EvalConfig, RunError, recover_predictions, run_eval
+
+TESTS = Path(__file__).resolve().parent
+VOLATILE_RECORD_FIELDS = {"latency_s"}
+VOLATILE_CONFIG_FIELDS = {"started", "git_commit", "eval_config", "merged_from"}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def _eval_cmd(out: Path, agent: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "visualact_env", "eval", "--agent", agent, "--out", str(out), "--no-html", "--no-progress", *extra]
+
+
+def _predictions(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines() if line.strip()]
+    return [{k: v for k, v in r.items() if k not in VOLATILE_RECORD_FIELDS} for r in rows]
+
+
+def _summary(run: Path) -> dict:
+    summary = json.loads((run / "summary.json").read_text())
+    summary.pop("config", None)
+    return summary
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "full"
+    subprocess.run(_eval_cmd(out, "py:runner_agents:SlowEchoAgent:0.02"), env=_env(), check=True, capture_output=True, text=True)
+    return out
+
+
+def test_oracle_run_scores_one_and_writes_every_artifact(tmp_path):
+    out = run_eval(EvalConfig(agent="oracle", out=tmp_path / "run", progress=False))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overall"]["weighted_f1"] == pytest.approx(1.0)
+    assert summary["overall"]["f1"] == pytest.approx(1.0)
+    for name in ("config.json", "predictions.jsonl", "summary.json", "report.md", "report.html"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    for key in ("agent", "sampler", "embedder", "tau", "data", "versions", "git_commit"):
+        assert key in config
+    assert config["data"]["fingerprint"] and config["versions"]["visualact"]
+
+
+def test_existing_run_is_not_overwritten_without_resume(tmp_path):
+    out = run_eval(EvalConfig(agent="empty", out=tmp_path / "run", progress=False, reports=False))
+    with pytest.raises(RunError, match="--resume"):
+        run_eval(EvalConfig(agent="empty", out=out, progress=False, reports=False))
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path):
+    out = run_eval(EvalConfig(agent="empty", out=tmp_path / "run", progress=False, reports=False))
+    with pytest.raises(RunError, match="config differs"):
+        run_eval(EvalConfig(agent="empty", out=out, frames=4, resume=True, progress=False, reports=False))
+
+
+@pytest.mark.parametrize("kill_after", [1, 7, "all"])
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, uninterrupted, kill_after):
+    total = len(_predictions(uninterrupted))
+    want = total if kill_after == "all" else kill_after
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_eval_cmd(out, "py:runner_agents:SlowEchoAgent:0.02" if kill_after == "all" else "py:runner_agents:SlowEchoAgent:0.3"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _lines(out / "predictions.jsonl") < want and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.json").exists() or kill_after == "all"
+    done = _lines(out / "predictions.jsonl")
+    assert kill_after == "all" or done < total, "the run finished before it could be killed"
+
+    # the resumed run must use the identical config, so the agent spec is the same string
+    spec = "py:runner_agents:SlowEchoAgent:0.02" if kill_after == "all" else "py:runner_agents:SlowEchoAgent:0.3"
+    result = subprocess.run(_eval_cmd(out, spec, "--resume"), env=_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    resumed = _predictions(out)
+    assert len(resumed) == total
+    assert len({(r["video_id"], r.get("sample", 0)) for r in resumed}) == total
+    assert resumed == _predictions(uninterrupted)
+    assert _summary(out)["overall"] == _summary(uninterrupted)["overall"]
+    assert _summary(out)["scenarios"] == _summary(uninterrupted)["scenarios"]
+
+
+def test_torn_last_line_is_dropped_and_redone(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    good = {"video_id": "a", "sample": 0, "actions": []}
+    failed = {"video_id": "b", "sample": 0, "actions": [], "error": "boom"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(failed) + "\n" + '{"video_id": "c", "act')
+    rows = recover_predictions(path)
+    assert rows == [good]
+    assert path.read_text() == json.dumps(good) + "\n"
+
+
+def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    env = _env(FLAKY_MARKERS=str(markers), FLAKY_IDS="home_pot_boiling_over,safety_person_falling")
+    out = tmp_path / "run"
+    first = subprocess.run(_eval_cmd(out, "py:runner_agents:FlakyAgent"), env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["failed"] == 2
+    failed_ids = {f["video_id"] for f in summary["failures"]}
+    assert failed_ids == {"home_pot_boiling_over", "safety_person_falling"}
+    assert "failed" in (out / "report.md").read_text().lower()
+
+    second = subprocess.run(_eval_cmd(out, "py:runner_agents:FlakyAgent", "--resume"), env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["failed"] == 0
+    rows = _predictions(out)
+    assert len(rows) == len({r["video_id"] for r in rows})
+    assert not any("error" in r for r in rows)
+
+
+def test_a_failure_can_never_raise_a_score(tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    env = _env(FLAKY_MARKERS=str(markers), FLAKY_IDS="home_pot_boiling_over")
+    flaky = tmp_path / "flaky"
+    subprocess.run(_eval_cmd(flaky, "py:runner_agents:FlakyAgent"), env=env, check=True, capture_output=True)
+    rows = {r["video_id"]: r for r in _predictions(flaky)}
+    assert rows["home_pot_boiling_over"]["actions"] == []
+    scores = {json.loads(line)["video_id"]: json.loads(line) for line in (flaky / "scores.jsonl").read_text().splitlines()}
+    assert scores["home_pot_boiling_over"]["weighted_f1"] == 0.0
+
+
+def test_shards_partition_the_data_and_merge_to_the_full_run(tmp_path, uninterrupted):
+    spec = "py:runner_agents:SlowEchoAgent:0.02"
+    shards = []
+    for i in (1, 2, 3):
+        out = tmp_path / f"shard{i}"
+        subprocess.run(_eval_cmd(out, spec, "--shard", f"{i}/3"), env=_env(), check=True, capture_output=True)
+        shards.append(out)
+    ids = [{r["video_id"] for r in _predictions(s)} for s in shards]
+    assert not (ids[0] & ids[1]) and not (ids[1] & ids[2]) and not (ids[0] & ids[2])
+    merged = tmp_path / "merged"
+    result = subprocess.run(
+        [sys.executable, "-m", "visualact_env", "merge", *map(str, shards), "--out", str(merged), "--no-html"],
+        env=_env(), capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _predictions(merged) == _predictions(uninterrupted)
+    assert _summary(merged)["overall"] == _summary(uninterrupted)["overall"]
+
+    # an incomplete set of shards is refused
+    refused = subprocess.run(
+        [sys.executable, "-m", "visualact_env", "merge", str(shards[0]), str(shards[1]), "--out", str(tmp_path / "m2")],
+        env=_env(), capture_output=True, text=True,
+    )
+    assert refused.returncode == 2 and "missing" in refused.stderr
+
+
+def test_merge_refuses_shards_of_different_runs(tmp_path):
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    subprocess.run(_eval_cmd(a, "empty", "--shard", "1/2"), env=_env(), check=True, capture_output=True)
+    subprocess.run(_eval_cmd(b, "empty", "--shard", "2/2", "--frames", "4"), env=_env(), check=True, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "visualact_env", "merge", str(a), str(b), "--out", str(tmp_path / "m")],
+        env=_env(), capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert "does not belong" in result.stderr and "sampler" in result.stderr

