@@ -47,8 +47,15 @@ class DataError(ValueError):
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | None]]:
     """Yield ``(line_number, value, error)`` for each non-blank line; ``error`` if not JSON."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield lineno, None, f"not UTF-8 text (byte {e.start + 1} of the line)"
+                continue
             if not line.strip():
                 continue
             try:
@@ -115,12 +122,12 @@ def _check_actions(
 def _video_path_problem(root: Path, video: str) -> str | None:
     if os.path.isabs(video):
         return f"absolute path {video!r} is not allowed (paths are relative to the annotation file's folder)"
-    resolved = (root / video).resolve()
-    try:
-        resolved.relative_to(root.resolve())
-    except ValueError:
+    # Checked on the path as written, not on the resolved one: a ``videos/`` folder may be a
+    # symlink to a download cache elsewhere, which is fine; ``../`` in the record is not.
+    normal = os.path.normpath(video.replace("\\", "/"))
+    if normal == ".." or normal.startswith("../"):
         return f"path {video!r} escapes the dataset folder {str(root)!r}"
-    if not resolved.is_file():
+    if not (root / video).is_file():
         return f"video file not found: {str(root / video)!r}"
     return None
 
