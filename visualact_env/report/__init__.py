@@ -1,0 +1,66 @@
+"""Reports of runs: summary, Markdown tables in the paper's layouts, HTML, plots, comparisons.
+
+* :func:`write_reports` turns a run folder (``config.json`` + ``predictions.jsonl``) into
+  ``scores.jsonl``, ``summary.json``, ``report.md``, ``report.html`` and ``plots/*.png``.
+* :func:`compare_runs` / :func:`write_compare` build a leaderboard of runs on the same data with
+  paired bootstrap differences to a baseline (``compare.md``, ``compare.html``, Figure 4).
+* :func:`print_run_summary` prints a run's headline figures in the terminal.
+
+Heavy libraries (matplotlib, the embedding model) are imported only when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO
+
+from .compare import CompareError, compare_runs, format_terminal, write_compare
+from .summary import SUMMARY_FILE, load_run, summary_row, write_reports
+from .tables import summary_terminal, table2_markdown, table3_markdown
+
+__all__ = [
+    "CompareError",
+    "compare_runs",
+    "format_terminal",
+    "load_run",
+    "print_run_summary",
+    "summary_row",
+    "table2_markdown",
+    "table3_markdown",
+    "write_compare",
+    "write_reports",
+]
+
+TERMINAL_FIGURES = ("f1", "weighted_f1", "scale_score", "precision", "recall", "proactive_share")
+
+
+def format_run_summary(summary: dict) -> str:
+    """A few lines: headline figures (x100), counts, failures, where the reports are."""
+    row = summary_row(summary)
+    counts = summary.get("counts") or {}
+    lines = [summary_terminal([row], TERMINAL_FIGURES)]
+    lines.append(
+        f"{counts.get('scored', 0)} scored, {counts.get('failed', 0)} failed, "
+        f"{counts.get('missing', 0)} missing of {counts.get('videos', 0)} videos"
+    )
+    for f in (summary.get("failures") or [])[:10]:
+        lines.append(f"  failed {f['video_id']}: {f['error']}")
+    return "\n".join(lines)
+
+
+def print_run_summary(run_dir: str | os.PathLike[str], stream: IO[str] | None = None) -> None:
+    """Print the run's summary (from ``summary.json``) and the paths of its reports."""
+    stream = stream or sys.stdout
+    run_dir = Path(run_dir)
+    path = run_dir / SUMMARY_FILE
+    if not path.is_file():
+        print(f"{run_dir}: no summary yet (run `visualact report {run_dir}`)", file=stream)
+        return
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    print(format_run_summary(summary), file=stream)
+    for name in ("report.md", "report.html"):
+        if (run_dir / name).is_file():
+            print(f"{name}: {run_dir / name}", file=stream)

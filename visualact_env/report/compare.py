@@ -1,0 +1,390 @@
+"""A leaderboard of runs on the same data, with paired bootstrap differences to a baseline.
+
+:func:`compare_runs` scores every run with one scorer (the baseline run's embedding model and
+tau, so that every figure is computed the same way), refuses runs whose data fingerprints
+differ (unless ``allow_different_data``: then the leaderboard is shown but paired differences
+are not computed), and compares each run to the baseline with
+:func:`visualact_env.stats.paired_comparison`: the same stratified resamples of videos for both
+runs, giving a CI and a two-sided p-value of the difference.
+
+:func:`write_compare` writes ``compare.json``, ``compare.md``, ``compare.html`` (self-contained,
+with the paper's Figure 4, the proactive ratio per policy, embedded) and ``proactive_ratio.png``.
+With ``published=True`` the paper's Table 2 and Table 3 rows are shown next to the runs,
+labelled as published figures on the released benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..cache import atomic_write_bytes, atomic_write_text
+from ..records import SCENARIOS
+from .summary import (
+    agent_label,
+    figure_names,
+    load_config,
+    load_run,
+    make_scorer,
+    part,
+    report_figures,
+)
+from .tables import (
+    _md_escape,
+    fmt_score,
+    proactive_markdown,
+    table2_markdown,
+    table3_markdown,
+    terminal_table,
+)
+
+PUBLISHED_NOTE = (
+    "published figures on the released benchmark (not comparable to runs on other data)"
+)
+LEADERBOARD_FIGURES: tuple[tuple[str, str], ...] = (
+    ("f1", "F1"),
+    ("weighted_f1", "wF1"),
+    ("scale_score", "Scale"),
+    ("precision", "Prec."),
+    ("recall", "Recall"),
+    ("proactive_share", "Pro.%"),
+)
+DIFF_FIGURES: tuple[str, ...] = ("f1", "weighted_f1", "scale_score")
+
+
+class CompareError(ValueError):
+    """Runs that cannot be compared (different data, unknown baseline, too few runs)."""
+
+
+def _unique_names(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Agent labels, made unique with the run folder's name where two runs share one."""
+    labels = [agent_label(r["config"]) for r in runs]
+    out = []
+    for label, r in zip(labels, runs, strict=True):
+        out.append(f"{label} [{Path(r['run_dir']).name}]" if labels.count(label) > 1 else label)
+    return out
+
+
+def _check_data(configs: Sequence[Mapping[str, Any]], dirs: Sequence[Path]) -> list[str]:
+    """Distinct data fingerprints, each with the runs that have it (for the error message)."""
+    seen: dict[str, list[str]] = {}
+    for cfg, d in zip(configs, dirs, strict=True):
+        fp = str((cfg.get("data") or {}).get("fingerprint"))
+        seen.setdefault(fp, []).append(str(d))
+    return [f"{fp}: {', '.join(ds)}" for fp, ds in seen.items()] if len(seen) > 1 else []
+
+
+def _baseline_index(dirs: Sequence[Path], baseline: str | os.PathLike[str] | None) -> int:
+    if baseline is None:
+        return 0
+    want = Path(baseline).resolve()
+    for i, d in enumerate(dirs):
+        if d.resolve() == want:
+            return i
+    raise CompareError(f"baseline {str(baseline)!r} is not one of the runs compared")
+
+
+def _diff_block(paired: Mapping[str, Any]) -> dict[str, Any]:
+    overall = part(paired, "overall")
+    return {
+        fig: {k: overall[fig][k] for k in ("difference", "low", "high", "p_value")}
+        for fig in figure_names()
+    }
+
+
+def compare_runs(
+    run_dirs: Sequence[str | os.PathLike[str]],
+    baseline: str | os.PathLike[str] | None = None,
+    *,
+    published: bool = False,
+    allow_different_data: bool = False,
+    scorer: Any = None,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score and compare runs; return the comparison document (see the module docstring)."""
+    from ..metric import score_predictions
+    from ..stats import bootstrap_ci, paired_comparison
+
+    dirs = [Path(d) for d in run_dirs]
+    if not dirs:
+        raise CompareError("no runs to compare")
+    if baseline is not None and Path(baseline).resolve() not in [d.resolve() for d in dirs]:
+        dirs.insert(0, Path(baseline))
+    base = _baseline_index(dirs, baseline)
+    configs = [load_config(d) for d in dirs]
+    conflicts = _check_data(configs, dirs)
+    if conflicts and not allow_different_data:
+        raise CompareError(
+            "the runs were made on different data (fingerprint: runs):\n  "
+            + "\n  ".join(conflicts)
+            + "\nuse --allow-different-data to list them side by side without paired differences"
+        )
+    scorer = scorer if scorer is not None else make_scorer(configs[base])
+    runs, reports = [], []
+    for d in dirs:
+        run = load_run(d)
+        report = score_predictions(run.benchmark, run.predictions, scorer)
+        ci = bootstrap_ci(report, n_resamples=n_resamples, seed=seed)
+        runs.append({"run": run, "run_dir": str(d), "config": run.config, "ci": ci})
+        reports.append(report)
+    names = _unique_names(runs)
+    warnings = [w for r in runs for w in r["run"].warnings]
+    rows = []
+    for name, r, report in zip(names, runs, reports, strict=True):
+        figs = report_figures(report)
+        own_tau = r["config"].get("tau")
+        if own_tau is not None and float(own_tau) != scorer.tau:
+            warnings.append(f"{name}: run made with tau={own_tau}, compared at tau={scorer.tau}")
+        rows.append(
+            {
+                "name": name,
+                "run_dir": r["run_dir"],
+                "overall": figs["overall"],
+                "scenarios": figs["scenarios"],
+                "overall_ci": {
+                    f: [v["low"], v["high"]] for f, v in part(r["ci"], "overall").items()
+                },
+                "counts": report.counts(),
+                "fingerprint": (r["config"].get("data") or {}).get("fingerprint"),
+                "scored_fingerprint": report.fingerprint,
+            }
+        )
+    comparisons = []
+    for i, (row, report) in enumerate(zip(rows, reports, strict=True)):
+        if i == base:
+            continue
+        entry: dict[str, Any] = {"name": row["name"], "baseline": rows[base]["name"]}
+        if conflicts:
+            entry["error"] = "different data: no paired difference"
+        else:
+            try:
+                paired = paired_comparison(
+                    report, reports[base], n_resamples=n_resamples, seed=seed
+                )
+                entry["figures"] = _diff_block(paired)
+            except ValueError as e:
+                entry["error"] = str(e)
+        comparisons.append(entry)
+    result: dict[str, Any] = {
+        "baseline": rows[base]["name"],
+        "runs": rows,
+        "comparisons": comparisons,
+        "tau": scorer.tau,
+        "embedder": getattr(getattr(scorer, "embedder", None), "identity", None),
+        "data": [(c.get("data") or {}) for c in configs],
+        "bootstrap": {"n_resamples": n_resamples, "seed": seed, "confidence": 0.95},
+        "warnings": warnings,
+    }
+    if published:
+        result["published"] = published_tables()
+    return result
+
+
+def published_tables() -> dict[str, Any]:
+    """The paper's Table 2 and Table 3 rows as table rows (fractions, like run figures)."""
+    from ..published import published_rows
+
+    out: dict[str, Any] = {"note": PUBLISHED_NOTE}
+    for table in ("2", "3"):
+        out[table] = [_published_row(r) for r in published_rows(table)]
+    return out
+
+
+def _published_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    def frac(block: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: (None if v is None else float(v) / 100.0) for k, v in block.items()}
+
+    return {
+        "name": f"{row['label']} (published)",
+        "published": True,
+        "source": row.get("source"),
+        "overall": frac(row.get("overall") or {}),
+        "scenarios": {sc: frac(v) for sc, v in (row.get("scenarios") or {}).items()},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# rendering
+
+
+def _diff_cells(entry: Mapping[str, Any] | None) -> list[str]:
+    """``Δ F1 [lo, hi] p`` cells for one comparison (blank for the baseline itself)."""
+    if entry is None:
+        return ["(baseline)"] + [""] * (len(DIFF_FIGURES) - 1)
+    if "error" in entry:
+        return ["n/a"] * len(DIFF_FIGURES)
+    cells = []
+    for fig in DIFF_FIGURES:
+        d = entry["figures"][fig]
+        if d["difference"] is None:
+            cells.append("\u2013")
+            continue
+        p = d["p_value"]
+        cells.append(
+            f"{100 * d['difference']:+.1f} [{fmt_score(d['low'])}, {fmt_score(d['high'])}]"
+            f" p={p:.3g}"
+            if p is not None
+            else f"{100 * d['difference']:+.1f}"
+        )
+    return cells
+
+
+def _leaderboard(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Rows sorted by overall F1 (as the paper's Table 2), with differences to the baseline."""
+    by_name = {c["name"]: c for c in result["comparisons"]}
+    order = sorted(result["runs"], key=lambda r: -(r["overall"].get("f1") or 0.0))
+    header = ["#", "Run", *(lbl for _, lbl in LEADERBOARD_FIGURES), "failed", "missing"]
+    header += [f"\u0394 {f} vs baseline [95% CI]" for f in ("F1", "wF1", "Scale")]
+    body = []
+    for rank, r in enumerate(order, start=1):
+        cells = [str(rank), r["name"]]
+        cells += [fmt_score(r["overall"].get(f)) for f, _ in LEADERBOARD_FIGURES]
+        cells += [str(r["counts"].get("failed", 0)), str(r["counts"].get("missing", 0))]
+        cells += _diff_cells(by_name.get(r["name"]))
+        body.append(cells)
+    return header, body
+
+
+def format_terminal(result: Mapping[str, Any]) -> str:
+    """The leaderboard as a plain text table (scores x100), with the baseline named."""
+    header, body = _leaderboard(result)
+    lines = [terminal_table(header, body, left=2)]
+    lines.append(
+        f"baseline: {result['baseline']}; tau={result['tau']}; differences are run - "
+        "baseline, paired bootstrap over videos stratified by scenario"
+    )
+    lines.extend(f"warning: {w}" for w in result.get("warnings") or [])
+    return "\n".join(lines)
+
+
+def _md_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |"]
+    lines.append("| " + " | ".join(["---:"] + [":---"] + ["---:"] * (len(header) - 2)) + " |")
+    lines.extend("| " + " | ".join(_md_escape(c) for c in row) + " |" for row in body)
+    return "\n".join(lines)
+
+
+def render_compare_markdown(result: Mapping[str, Any]) -> str:
+    """``compare.md``: leaderboard, Table 2 / Table 3 layouts, proactive figures, published."""
+    runs = result["runs"]
+    header, body = _leaderboard(result)
+    parts = [
+        "# VisualAct comparison",
+        "",
+        f"Baseline: **{_md_escape(result['baseline'])}**. Scores x100, one decimal; "
+        f"tau={result['tau']}; embedder `{result.get('embedder')}`. Differences are run minus "
+        "baseline with a 95% paired bootstrap CI and a two-sided p-value.",
+        "",
+        "## Leaderboard",
+        "",
+        _md_table(header, body),
+        "",
+        "## Table 2 layout",
+        "",
+        table2_markdown(runs),
+        "",
+        "## Table 3 layout (scale score)",
+        "",
+        table3_markdown(runs),
+        "",
+        "## Proactive and reactive recall, proactive share (Figure 4)",
+        "",
+        proactive_markdown(runs),
+        "",
+    ]
+    pub = result.get("published")
+    if pub:
+        parts += [
+            f"## Paper: {pub['note']}",
+            "",
+            "### Table 2 (published)",
+            "",
+            table2_markdown(pub["2"], SCENARIOS, highlight=False),
+            "",
+            "### Table 3 (published)",
+            "",
+            table3_markdown(pub["3"], SCENARIOS, highlight=False),
+            "",
+        ]
+    parts.extend(f"> warning: {_md_escape(w)}" for w in result.get("warnings") or [])
+    parts += ["", "Runs:", ""]
+    parts += [
+        f"- {_md_escape(r['name'])}: `{r['run_dir']}` (data {r['fingerprint']})" for r in runs
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def render_compare_html(result: Mapping[str, Any], figure4_png: bytes | None) -> str:
+    """``compare.html``: one self-contained page (leaderboard, tables, Figure 4, published)."""
+    from .html import data_url, esc, page, proactive_html, table2_html, table3_html
+
+    header, body = _leaderboard(result)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
+    runs = result["runs"]
+    sections = [
+        '<section><h2>Leaderboard</h2><div class="panel"><table class="res lead">'
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        f'<p class="ci">Baseline: {esc(result["baseline"])}. Differences are run minus '
+        "baseline, x100, with a 95% paired bootstrap CI and a two-sided p-value.</p></div>"
+        "</section>",
+        f'<section><h2>Table 2 layout</h2><div class="panel">{table2_html(runs)}</div></section>',
+        '<section><h2>Table 3 layout (scale score)</h2><div class="panel">'
+        f"{table3_html(runs)}</div></section>",
+        '<section><h2>Proactive and reactive recall</h2><div class="panel">'
+        f"{proactive_html(runs)}</div></section>",
+    ]
+    if figure4_png:
+        sections.append(
+            '<section><h2>Proactive ratio (Figure 4)</h2><div class="panel"><figure>'
+            f'<img alt="proactive ratio per policy" src="{data_url(figure4_png)}">'
+            "<figcaption>Share of predicted actions marked proactive, per policy; the red "
+            "dashed line is the average.</figcaption></figure></div></section>"
+        )
+    pub = result.get("published")
+    if pub:
+        sections.append(
+            f'<section id="published"><h2>Paper: {esc(pub["note"])}</h2><div class="panel">'
+            f"<h3>Table 2 (published)</h3>{table2_html(pub['2'])}"
+            f"<h3>Table 3 (published)</h3>{table3_html(pub['3'])}</div></section>"
+        )
+    warn = "".join(f"<li>{esc(w)}</li>" for w in result.get("warnings") or [])
+    if warn:
+        sections.append(f'<section><h2>Warnings</h2><ul class="failures">{warn}</ul></section>')
+    banner = (
+        '<header class="top"><div class="inner"><h1>VisualAct comparison</h1>'
+        f'<div class="sub">{len(runs)} runs \u00b7 baseline {esc(result["baseline"])} \u00b7 '
+        f"tau {esc(result['tau'])} \u00b7 embedder {esc(result.get('embedder'))}</div>"
+        "</div></header>"
+    )
+    return page("VisualAct comparison", banner, "".join(sections), data=_embedded(result))
+
+
+def _embedded(result: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "baseline": result["baseline"],
+        "runs": [{k: r[k] for k in ("name", "overall", "counts")} for r in result["runs"]],
+        "comparisons": result["comparisons"],
+    }
+
+
+def write_compare(result: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``compare.json``, ``compare.md``, ``proactive_ratio.png`` and ``compare.html``."""
+    from .plots import proactive_ratio_png
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png = proactive_ratio_png(result["runs"])
+    paths = {
+        "json": atomic_write_text(
+            out / "compare.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+        ),
+        "md": atomic_write_text(out / "compare.md", render_compare_markdown(result)),
+        "png": atomic_write_bytes(out / "proactive_ratio.png", png),
+        "html": atomic_write_text(out / "compare.html", render_compare_html(result, png)),
+    }
+    return paths

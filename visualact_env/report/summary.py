@@ -1,0 +1,468 @@
+"""From a run folder to its summary, scores and reports.
+
+A run folder (written by :mod:`visualact_env.runner`) holds ``config.json`` and
+``predictions.jsonl``. :func:`write_reports` scores the predictions against the run's benchmark
+with :mod:`visualact_env.metric`, adds bootstrap confidence intervals and a threshold sweep from
+:mod:`visualact_env.stats`, and writes:
+
+* ``scores.jsonl``: one line per scored (video, sample) with its figures and matched pairs;
+* ``summary.json``: overall and per-scenario figures (the names of ``visualact score --json``),
+  ``overall_ci``, counts of videos scored / failed / missing, the failures with their errors,
+  the tau sweep, the APL confusion of matched pairs and the run's config;
+* ``report.md`` (paper's Table 2 / Table 3 layouts), ``report.html`` (self-contained) and
+  ``plots/*.png``.
+
+Failures and missing videos are scored as empty answers (they lower recall) and are always
+counted and listed: a run with failures never looks like a clean run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cache import atomic_write_text
+from ..loading import DataError, Problem, parse_predictions, write_jsonl
+from ..records import APL_LEVELS, SCENARIOS, Benchmark, Prediction
+
+CONFIG_FILE = "config.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+SUMMARY_FILE = "summary.json"
+SCORES_FILE = "scores.jsonl"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+PLOTS_DIR = "plots"
+
+FALLBACK_FIGURES: tuple[str, ...] = (
+    "precision",
+    "recall",
+    "f1",
+    "weighted_precision",
+    "weighted_recall",
+    "weighted_f1",
+    "scale_score",
+    "proactive_recall",
+    "reactive_recall",
+    "proactive_share",
+)
+SWEEP_TAUS: tuple[float, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+CONFIDENCE = 0.95
+THUMB_HEIGHT = 72
+
+
+def figure_names() -> tuple[str, ...]:
+    """The metric's figure names, in order (``visualact_env.metric.FIGURES``)."""
+    try:
+        from ..metric import FIGURES
+
+        return tuple(FIGURES)
+    except ImportError:  # pragma: no cover - only while the metric module is absent
+        return FALLBACK_FIGURES
+
+
+@dataclass
+class Run:
+    """A loaded run folder: its config, benchmark and predictions."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    benchmark: Benchmark
+    predictions: list[Prediction]
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """``config.json`` of a run folder; a :class:`DataError` naming the file when unusable."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise DataError([Problem(str(run_dir), None, None, "run folder not found")])
+    if not path.is_file():
+        raise DataError([Problem(str(path), None, None, "not a run folder: config.json missing")])
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError([Problem(str(path), e.lineno, None, f"invalid JSON ({e.msg})")]) from e
+    if not isinstance(config, dict):
+        raise DataError([Problem(str(path), None, None, "must hold a JSON object")])
+    for key in ("data", "tau"):
+        if key not in config:
+            raise DataError([Problem(str(path), None, key, "missing")])
+    return config
+
+
+def resolve_benchmark(config: Mapping[str, Any]) -> Benchmark:
+    """The benchmark a run was made on (its data, selection and shard), checked by fingerprint."""
+    from ..runner import run_benchmark
+
+    return run_benchmark(dict(config))
+
+
+def load_run(run_dir: str | os.PathLike[str], benchmark: Benchmark | None = None) -> Run:
+    """Read a run folder; resolve its benchmark from the config unless one is given.
+
+    A resolved benchmark is checked against the run's recorded data fingerprint (a
+    ``RunError`` when the annotations changed); a ``benchmark`` passed in is trusted as the
+    run's selection (the runner and ``merge`` pass the exact videos they ran).
+    """
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    bench = benchmark if benchmark is not None else resolve_benchmark(config)
+    warnings: list[str] = []
+    preds_path = run_dir / PREDICTIONS_FILE
+    predictions = (
+        parse_predictions(preds_path, bench, warnings=warnings) if preds_path.exists() else []
+    )
+    if not preds_path.exists():
+        warnings.append(f"{preds_path}: no predictions yet; every video counts as missing")
+    return Run(run_dir, config, bench, predictions, warnings)
+
+
+def make_scorer(config: Mapping[str, Any]) -> Any:
+    """A :class:`visualact_env.metric.Scorer` with the run's embedding model and tau."""
+    from ..embedding import Embedder
+    from ..metric import Scorer
+
+    model = (config.get("eval_config") or {}).get("embedder")
+    return Scorer(Embedder(model), tau=float(config["tau"]))
+
+
+# --------------------------------------------------------------------------------------------
+# reading the metric's ScoreReport
+
+
+def _clean(value: Any) -> Any:
+    """Floats for JSON: NaN becomes None (an undefined figure), numpy scalars become floats."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) or hasattr(value, "item"):
+        value = float(value)
+        return None if math.isnan(value) else value
+    return value
+
+
+def clean_figures(figures: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _clean(v) for k, v in figures.items()}
+
+
+def report_figures(report: Any) -> dict[str, Any]:
+    """``{"overall": {...}, "scenarios": {scenario: {...}}}`` from ``ScoreReport.figures()``."""
+    figs = report.figures()
+    return {
+        "overall": clean_figures(figs["overall"]),
+        "scenarios": {sc: clean_figures(v) for sc, v in figs["scenarios"].items()},
+    }
+
+
+def video_score_rows(report: Any) -> list[dict[str, Any]]:
+    """One ``scores.jsonl`` row per benchmark video: figures, counts, status and pairs."""
+    rows = []
+    for vs in report.scores.values():
+        row = vs.to_dict()
+        row["sample"] = report.sample
+        rows.append({k: _clean(v) if isinstance(v, float) else v for k, v in row.items()})
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# derived views
+
+
+def failures_of(predictions: Sequence[Prediction], sample: int = 0) -> list[dict[str, Any]]:
+    """Every failed prediction of ``sample`` with its error, in file order."""
+    return [
+        {"video_id": p.video_id, "sample": sample, "error": p.error}
+        for p in predictions
+        if p.failed and int(p.extra.get("sample", 0) or 0) == sample
+    ]
+
+
+def missing_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Video ids scored as missing (no prediction record for the scored sample)."""
+    return [r["video_id"] for r in rows if r.get("status") == "missing"]
+
+
+def _predictions_index(predictions: Sequence[Prediction]) -> dict[tuple[str, int], Prediction]:
+    return {(p.video_id, int(p.extra.get("sample", 0) or 0)): p for p in predictions}
+
+
+def apl_confusion(
+    rows: Sequence[Mapping[str, Any]], benchmark: Benchmark, predictions: Sequence[Prediction]
+) -> dict[str, Any]:
+    """Counts of matched pairs: ground-truth APL (rows) x predicted APL (columns, "?" = none)."""
+    index = _predictions_index(predictions)
+    counts = [[0] * (len(APL_LEVELS) + 1) for _ in APL_LEVELS]
+    for row in rows:
+        pred = index.get((row["video_id"], row["sample"]))
+        if pred is None:
+            continue
+        gt = benchmark[row["video_id"]].actions
+        for pair in row["pairs"]:
+            if not pair["matched"]:
+                continue
+            g = gt[pair["gt"]].apl
+            p = pred.actions[pair["pred"]].apl
+            counts[int(g)][len(APL_LEVELS) if p is None else int(p)] += 1
+    total = sum(map(sum, counts))
+    return {
+        "gt_labels": [str(a) for a in APL_LEVELS],
+        "pred_labels": [*(str(a) for a in APL_LEVELS), "?"],
+        "counts": counts,
+        "total": total,
+        "diagonal": sum(counts[i][i] for i in range(len(APL_LEVELS))),
+    }
+
+
+def part(result: Any, key: str) -> Any:
+    """``result[key]`` or ``result.key``: :mod:`visualact_env.stats` results (dataclass or dict)."""
+    return result[key] if isinstance(result, Mapping) else getattr(result, key)
+
+
+def _ci_pairs(block: Mapping[str, Any]) -> dict[str, list[float | None]]:
+    """``{figure: [low, high]}`` from one block of :func:`visualact_env.stats.bootstrap_ci`."""
+    return {fig: [_clean(v["low"]), _clean(v["high"])] for fig, v in block.items()}
+
+
+def bootstrap(report: Any, n_resamples: int, seed: int) -> dict[str, Any]:
+    """``overall_ci`` and ``scenario_ci`` (percentile bootstrap stratified by scenario)."""
+    from ..stats import bootstrap_ci
+
+    ci = bootstrap_ci(report, n_resamples=n_resamples, seed=seed, confidence=CONFIDENCE)
+    return {
+        "overall_ci": _ci_pairs(part(ci, "overall")),
+        "scenario_ci": {sc: _ci_pairs(block) for sc, block in part(ci, "scenarios").items()},
+    }
+
+
+def tau_sweep_rows(
+    benchmark: Benchmark, predictions: Sequence[Prediction], scorer: Any, sample: int = 0
+) -> list[dict[str, Any]]:
+    """Overall figures at each tau of :data:`SWEEP_TAUS` plus the run's own tau (one
+    similarity computation for all of them)."""
+    from ..stats import tau_sweep_reports
+
+    taus = sorted({*SWEEP_TAUS, float(scorer.tau)})
+    reports = tau_sweep_reports(benchmark, predictions, scorer, taus, sample=sample)
+    rows = []
+    for tau, rep in sorted(reports.items()):
+        overall = rep.figures()["overall"]
+        rows.append({"tau": tau, **{f: _clean(overall[f]) for f in figure_names()}})
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# labels
+
+
+def agent_label(config: Mapping[str, Any]) -> str:
+    """A short name for the run's policy (agent spec or name, model)."""
+    agent = config.get("agent") or {}
+    if isinstance(agent, str):
+        return agent
+    for key in ("label", "spec", "name"):
+        if agent.get(key):
+            label = str(agent[key])
+            model = agent.get("model")
+            return f"{label} ({model})" if model and str(model) not in label else label
+    eval_config = config.get("eval_config") or {}
+    return str(eval_config.get("agent") or "run")
+
+
+def prompt_version(config: Mapping[str, Any]) -> str | None:
+    """The prompt version used, from the config's ``prompt`` or the agent's config."""
+    for block in (config.get("prompt"), (config.get("agent") or {}).get("prompt")):
+        if isinstance(block, Mapping) and block.get("version"):
+            return str(block["version"])
+        if isinstance(block, str):
+            return block
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# the summary
+
+
+def build_summary(
+    run: Run,
+    report: Any,
+    score_rows: Sequence[Mapping[str, Any]],
+    *,
+    scorer: Any,
+    ci: Mapping[str, Any],
+    sweep: Sequence[Mapping[str, Any]],
+    n_resamples: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The ``summary.json`` document."""
+    from .. import __version__
+
+    figs = report_figures(report)
+    failures = failures_of(run.predictions, report.sample)
+    missing = missing_of(score_rows)
+    counts = {
+        **report.counts(),
+        "predictions": len(run.predictions),
+        "samples": int(run.config.get("samples") or 1),
+        "scored_sample": report.sample,
+    }
+    embedder = getattr(getattr(scorer, "embedder", None), "identity", None)
+    return {
+        "run_dir": str(run.run_dir),
+        "agent_label": agent_label(run.config),
+        "prompt_version": prompt_version(run.config),
+        "figures": list(figure_names()),
+        "overall": figs["overall"],
+        "scenarios": {sc: figs["scenarios"][sc] for sc in SCENARIOS if sc in figs["scenarios"]},
+        **ci,
+        "counts": counts,
+        "failures": failures,
+        "missing": missing,
+        "tau": float(scorer.tau),
+        "embedder": embedder or run.config.get("embedder"),
+        "tau_sweep": list(sweep),
+        "apl_confusion": apl_confusion(score_rows, run.benchmark, run.predictions),
+        "ci": {
+            "method": "percentile bootstrap over videos, stratified by scenario",
+            "confidence": CONFIDENCE,
+            "n_resamples": n_resamples,
+            "seed": seed,
+        },
+        "data": {**(run.config.get("data") or {}), "scored_fingerprint": run.benchmark.fingerprint},
+        "warnings": list(run.warnings),
+        "generated_by": __version__,
+        "config": run.config,
+    }
+
+
+def summary_row(summary: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
+    """A table row (see :mod:`.tables`) from a summary."""
+    return {
+        "name": name or summary.get("agent_label") or "run",
+        "overall": summary.get("overall") or {},
+        "scenarios": summary.get("scenarios") or {},
+        "overall_ci": summary.get("overall_ci") or {},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# video cards
+
+
+def _thumbnails(path: Path, sampler: Mapping[str, Any] | None) -> list[str]:
+    """Small JPEG data URLs of the run's sampled frames (cached frames reused)."""
+    import io
+
+    from PIL import Image
+
+    from ..frames import SamplerConfig, sample_frames
+    from .html import data_url
+
+    config = SamplerConfig.from_dict(dict(sampler)) if sampler else SamplerConfig()
+    urls = []
+    for frame in sample_frames(path, config):
+        img = Image.fromarray(frame)
+        width = max(1, round(img.width * THUMB_HEIGHT / img.height))
+        img = img.resize((width, THUMB_HEIGHT), Image.Resampling.BILINEAR)
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=70)
+        urls.append(data_url(buf.getvalue(), "image/jpeg"))
+    return urls
+
+
+def video_entries(
+    run: Run, score_rows: Sequence[Mapping[str, Any]], *, frames: bool = True
+) -> list[dict[str, Any]]:
+    """The per-video cards' data: figures, actions, pairs, status and frame thumbnails."""
+    index = _predictions_index(run.predictions)
+    thumbs: dict[str, tuple[list[str], str | None]] = {}
+    entries = []
+    for row in score_rows:
+        record = run.benchmark[row["video_id"]]
+        pred = index.get((row["video_id"], row["sample"]))
+        status = {"scored": "ok"}.get(row["status"], row["status"])
+        if frames and record.video_id not in thumbs:
+            thumbs[record.video_id] = _frames_or_note(record.path, run.config.get("sampler"))
+        urls, note = thumbs.get(record.video_id, ([], None))
+        entries.append(
+            {
+                "video_id": record.video_id,
+                "scenario": record.scenario,
+                "sample": row["sample"],
+                "status": status,
+                "error": pred.error if pred is not None else None,
+                "figures": {f: row[f] for f in figure_names() if f in row},
+                "pairs": row["pairs"],
+                "gt": [a.to_dict() for a in record.actions],
+                "pred": [a.to_dict() for a in pred.actions] if pred is not None else [],
+                "frames": urls,
+                "frames_error": note,
+            }
+        )
+    return entries
+
+
+def _frames_or_note(path: Path, sampler: Mapping[str, Any] | None) -> tuple[list[str], str | None]:
+    from ..frames import FrameError
+
+    if not path.is_file():
+        return [], f"clip not available: {path}"
+    try:
+        return _thumbnails(path, sampler), None
+    except (FrameError, OSError, ValueError) as e:
+        return [], f"frames could not be read: {e}"
+
+
+# --------------------------------------------------------------------------------------------
+# the entry point
+
+
+def write_reports(
+    run_dir: str | os.PathLike[str],
+    benchmark: Benchmark | None = None,
+    scorer: Any = None,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    html: bool = True,
+    plots: bool = True,
+    frames: bool = True,
+) -> dict[str, Any]:
+    """Score a run folder and write ``scores.jsonl``, ``summary.json``, ``report.md``, plots and
+    ``report.html``; return the summary.
+
+    ``benchmark`` defaults to the run's own data (resolved and fingerprint-checked from
+    ``config.json``), ``scorer`` to the run's embedding model and tau.
+    """
+    from ..metric import score_predictions
+    from .tables import render_run_markdown
+
+    run = load_run(run_dir, benchmark)
+    scorer = scorer if scorer is not None else make_scorer(run.config)
+    report = score_predictions(run.benchmark, run.predictions, scorer)
+    rows = video_score_rows(report)
+    ci = bootstrap(report, n_resamples, seed)
+    sweep = tau_sweep_rows(run.benchmark, run.predictions, scorer)
+    summary = build_summary(
+        run, report, rows, scorer=scorer, ci=ci, sweep=sweep, n_resamples=n_resamples, seed=seed
+    )
+    out = Path(run_dir)
+    write_jsonl(out / SCORES_FILE, rows)
+    atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    images: dict[str, bytes] = {}
+    if plots:
+        from .plots import write_run_plots
+
+        images = write_run_plots(summary, out / PLOTS_DIR)
+    atomic_write_text(out / REPORT_MD, render_run_markdown(summary))
+    if html:
+        from .html import render_run_html
+
+        entries = video_entries(run, rows, frames=frames)
+        atomic_write_text(out / REPORT_HTML, render_run_html(summary, entries, images))
+    return summary

@@ -1,0 +1,312 @@
+"""Result tables in the paper's layouts, as Markdown and as plain terminal text.
+
+A *row* is a plain dict ``{"name": str, "overall": {figure: value}, "scenarios": {scenario:
+{figure: value}}}`` (the shape of ``summary.json`` plus a name); values are fractions in [0, 1]
+or ``None`` and are printed x100 with one decimal, as in the paper. ``None`` (a figure that is
+undefined, e.g. the scale score of a run without a single match, or a scenario the run did not
+cover) prints as an en dash, never as 0.
+
+* :func:`table2_markdown`: Table 2, precision / recall / F1 per scenario and overall.
+* :func:`table3_markdown`: Table 3, the scale score per scenario (DN., HS., SM., HMI.) and overall.
+* :func:`proactive_markdown`: proactive and reactive recall and the proactive share.
+
+With several rows, the top three values of each column are marked like the paper's
+gold / silver / bronze highlighting: top 1 in bold, and a superscript rank on all three.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..records import SCENARIOS
+
+SCENARIO_ABBREV: dict[str, str] = {
+    "dynamic_navigation": "DN.",
+    "home_service": "HS.",
+    "safety_monitoring": "SM.",
+    "human_machine_interaction": "HMI.",
+}
+"""Column labels of the paper's Table 3."""
+
+SCENARIO_SHORT_TITLES: dict[str, str] = {
+    "dynamic_navigation": "Dynamic Navigation",
+    "home_service": "Home Service",
+    "safety_monitoring": "Safety and Monitoring",
+    "human_machine_interaction": "Human-Mach. Inter.",
+}
+"""Column-group labels of the paper's Table 2."""
+
+TABLE2_FIGURES: tuple[tuple[str, str], ...] = (
+    ("precision", "Prec."),
+    ("recall", "Recall"),
+    ("f1", "F1"),
+)
+PROACTIVE_FIGURES: tuple[tuple[str, str], ...] = (
+    ("proactive_recall", "Proactive recall"),
+    ("reactive_recall", "Reactive recall"),
+    ("proactive_share", "Proactive share"),
+)
+DASH = "\u2013"
+_RANK_MARKS = {1: "\u00b9", 2: "\u00b2", 3: "\u00b3"}
+
+
+def fmt_score(value: Any) -> str:
+    """A fraction as the paper prints it: x100, one decimal; ``None``/NaN as an en dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return f"{100.0 * float(value):.1f}"
+
+
+def _get(row: Mapping[str, Any], scenario: str | None, figure: str) -> float | None:
+    """One figure of a row: overall when ``scenario`` is None."""
+    block = row.get("overall") if scenario is None else (row.get("scenarios") or {}).get(scenario)
+    if not block:
+        return None
+    value = block.get(figure)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _columns(
+    scenarios: Sequence[str], figures: Sequence[tuple[str, str]]
+) -> list[tuple[str | None, str]]:
+    """(scenario or None for overall, figure) pairs in the paper's column order."""
+    cols: list[tuple[str | None, str]] = []
+    for sc in [*scenarios, None]:
+        cols.extend((sc, fig) for fig, _ in figures)
+    return cols
+
+
+def _ranks(rows: Sequence[Mapping[str, Any]], col: tuple[str | None, str]) -> dict[int, int]:
+    """Row index -> rank (1..3) of the top three distinct values of one column."""
+    values = [_get(r, col[0], col[1]) for r in rows]
+    distinct = sorted({round(v, 3) for v in values if v is not None}, reverse=True)[:3]
+    ranks: dict[int, int] = {}
+    for i, v in enumerate(values):
+        if v is not None and round(v, 3) in distinct:
+            ranks[i] = distinct.index(round(v, 3)) + 1
+    return ranks
+
+
+def _cell(value: float | None, rank: int | None) -> str:
+    text = fmt_score(value)
+    if rank is None:
+        return text
+    return f"**{text}**{_RANK_MARKS[rank]}" if rank == 1 else f"{text}{_RANK_MARKS[rank]}"
+
+
+def _md_escape(text: str) -> str:
+    """Keep a name from breaking a Markdown table (pipes, newlines)."""
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def _markdown(
+    header: Sequence[str], body: Sequence[Sequence[str]], align_first_left: bool = True
+) -> str:
+    lines = ["| " + " | ".join(header) + " |"]
+    seps = [":---" if (i == 0 and align_first_left) else "---:" for i in range(len(header))]
+    lines.append("| " + " | ".join(seps) + " |")
+    lines.extend("| " + " | ".join(row) + " |" for row in body)
+    return "\n".join(lines)
+
+
+def _scenarios_of(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None) -> list[str]:
+    """The scenario columns: given, or every scenario present in a row, in the paper's order."""
+    if scenarios is not None:
+        return list(scenarios)
+    present = {sc for r in rows for sc in (r.get("scenarios") or {})}
+    return [sc for sc in SCENARIOS if sc in present] or list(SCENARIOS)
+
+
+def _figure_table(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str],
+    figures: Sequence[tuple[str, str]],
+    header_of: Any,
+    highlight: bool,
+) -> tuple[list[str], list[list[str]]]:
+    cols = _columns(scenarios, figures)
+    ranks = {c: _ranks(rows, c) for c in cols} if highlight and len(rows) > 1 else {}
+    header = ["Model", *(header_of(sc, fig) for sc, fig in cols)]
+    body = []
+    for i, row in enumerate(rows):
+        cells = [_md_escape(row.get("name", "run"))]
+        for c in cols:
+            cells.append(_cell(_get(row, c[0], c[1]), ranks.get(c, {}).get(i)))
+        body.append(cells)
+    return header, body
+
+
+def _label(figures: Sequence[tuple[str, str]]) -> dict[str, str]:
+    return dict(figures)
+
+
+def table2_markdown(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None = None,
+    *,
+    highlight: bool = True,
+) -> str:
+    """The paper's Table 2: Prec./Recall/F1 for each scenario, then Overall, one row per model.
+
+    Markdown has a single header row, so each column is labelled ``<scenario> <figure>``
+    (e.g. ``Dynamic Navigation Prec.``), in the paper's column order.
+    """
+    scs = _scenarios_of(rows, scenarios)
+    labels = _label(TABLE2_FIGURES)
+
+    def header_of(sc: str | None, fig: str) -> str:
+        group = "Overall" if sc is None else SCENARIO_SHORT_TITLES[sc]
+        return f"{group} {labels[fig]}"
+
+    header, body = _figure_table(rows, scs, TABLE2_FIGURES, header_of, highlight)
+    return _markdown(header, body)
+
+
+def table3_markdown(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None = None,
+    *,
+    highlight: bool = True,
+) -> str:
+    """The paper's Table 3: the scale score per scenario (DN., HS., SM., HMI.) and Overall."""
+    scs = _scenarios_of(rows, scenarios)
+
+    def header_of(sc: str | None, fig: str) -> str:
+        return "Overall" if sc is None else SCENARIO_ABBREV[sc]
+
+    header, body = _figure_table(rows, scs, (("scale_score", ""),), header_of, highlight)
+    return _markdown(header, body)
+
+
+def proactive_markdown(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None = None,
+    *,
+    highlight: bool = False,
+) -> str:
+    """Proactive recall, reactive recall and the share of proactive predictions, per scenario."""
+    scs = _scenarios_of(rows, scenarios)
+    labels = {"proactive_recall": "Pro. R", "reactive_recall": "Re. R", "proactive_share": "Pro. %"}
+
+    def header_of(sc: str | None, fig: str) -> str:
+        group = "Overall" if sc is None else SCENARIO_ABBREV[sc]
+        return f"{group} {labels[fig]}"
+
+    header, body = _figure_table(rows, scs, PROACTIVE_FIGURES, header_of, highlight)
+    return _markdown(header, body)
+
+
+def terminal_table(header: Sequence[str], body: Sequence[Sequence[str]], *, left: int = 1) -> str:
+    """A plain aligned text table (the first ``left`` columns left-aligned, the rest right)."""
+    widths = [len(h) for h in header]
+    for row in body:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.ljust(widths[i]) if i < left else c.rjust(widths[i]) for i, c in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in body)])
+
+
+def summary_terminal(rows: Sequence[Mapping[str, Any]], figures: Sequence[str]) -> str:
+    """Overall figures of each row as a terminal table (x100, one decimal)."""
+    header = ["Model", *figures]
+    body = [
+        [str(r.get("name", "run")), *(fmt_score(_get(r, None, f)) for f in figures)] for r in rows
+    ]
+    return terminal_table(header, body)
+
+
+def _config_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The config essentials for a report footer, one Markdown bullet each."""
+    config = summary.get("config") or {}
+    data = config.get("data") or {}
+    sampler = config.get("sampler") or {}
+    versions = config.get("versions") or {}
+    lines = [
+        f"- agent: `{_md_escape(summary.get('agent_label') or '-')}`",
+        f"- prompt version: `{summary.get('prompt_version') or '-'}`",
+        "- sampler: " + (", ".join(f"{k}={v}" for k, v in sampler.items()) or "-"),
+        f"- embedder: `{summary.get('embedder') or config.get('embedder') or '-'}`",
+        f"- tau: {summary.get('tau')}",
+        f"- data: {_md_escape(str(data.get('name', '-')))} "
+        f"({data.get('num_videos', '?')} videos), fingerprint `{data.get('fingerprint', '-')}`",
+        f"- samples: {config.get('samples', 1)}, seed: {config.get('seed', '-')}"
+        + (f", shard: {config['shard']}" if config.get("shard") else ""),
+        "- versions: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "-"),
+    ]
+    if config.get("git_commit"):
+        lines.append(f"- git commit: `{config['git_commit']}`")
+    return lines
+
+
+def _headline_markdown(summary: Mapping[str, Any]) -> str:
+    overall = summary.get("overall") or {}
+    cis = summary.get("overall_ci") or {}
+    body = []
+    for fig in summary.get("figures") or list(overall):
+        ci = cis.get(fig)
+        ci_text = f"{fmt_score(ci[0])} \u2013 {fmt_score(ci[1])}" if ci else DASH
+        body.append([fig, fmt_score(overall.get(fig)), ci_text])
+    return _markdown(["Figure", "Overall", "95% CI"], body)
+
+
+def render_run_markdown(summary: Mapping[str, Any]) -> str:
+    """``report.md`` of one run: headline figures with CIs, Table 2 / Table 3 layouts,
+    proactive/reactive recall, failures, and the config essentials."""
+    row = {"name": summary.get("agent_label") or "run", **summary}
+    counts = summary.get("counts") or {}
+    parts = [
+        f"# VisualAct report: {_md_escape(row['name'])}",
+        "",
+        "Scores are x100, one decimal. Overall = mean of the scenarios' figures.",
+        "",
+        "## Overall figures",
+        "",
+        _headline_markdown(summary),
+        "",
+        "## Table 2 layout (precision, recall, F1)",
+        "",
+        table2_markdown([row]),
+        "",
+        "## Table 3 layout (scale score)",
+        "",
+        table3_markdown([row]),
+        "",
+        "## Proactive and reactive recall",
+        "",
+        proactive_markdown([row]),
+        "",
+        "Pro. R = recall of proactive ground-truth actions, Re. R = recall of reactive ones, "
+        "Pro. % = share of predicted actions marked proactive.",
+        "",
+    ]
+    failures = summary.get("failures") or []
+    missing = summary.get("missing") or []
+    parts += [
+        "---",
+        "",
+        f"**{counts.get('scored', 0)} scored, {counts.get('failed', 0)} failed, "
+        f"{counts.get('missing', 0)} missing** of {counts.get('videos', 0)} videos "
+        "(failed and missing videos are scored as empty answers).",
+        "",
+    ]
+    for f in failures:
+        parts.append(f"- failed: `{_md_escape(f['video_id'])}`: {_md_escape(str(f['error']))}")
+    if missing:
+        parts.append("- missing: " + ", ".join(f"`{_md_escape(v)}`" for v in missing))
+    if failures or missing:
+        parts.append("")
+    for w in summary.get("warnings") or []:
+        parts.append(f"> warning: {_md_escape(str(w))}")
+    parts += ["Config:", "", *_config_lines(summary), ""]
+    return "\n".join(parts)
