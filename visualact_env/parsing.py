@@ -1,0 +1,1044 @@
+"""Turning a model's free text into proposals: :func:`parse_actions`.
+
+Used by the model agents, the environment's text wrapper and training rewards, so it must be
+robust, bounded and fast (regexes are compiled once; the work is linear in the text's length).
+
+What it accepts, tried in this order (the first that yields an answer wins):
+
+1. **JSON**, from a ```` ```json ```` code fence, the whole text, or the first JSON object/array
+   embedded in prose. Shapes: ``{"actions": [...]}`` (or any other wrapper key, nested),
+   a bare array, a single action object, arrays of strings or of ``[text, apl, proactive]``
+   triples. Action text is read from ``action``, ``text``, ``description``, ``content`` ...;
+   the APL from ``apl``, ``priority``, ``level`` ...; the flag from ``proactive``, ``type`` ...,
+   or inverted from ``reactive``. Common defects are repaired (format ``"json-repaired"``):
+   trailing commas, single quotes, Python literals ``True/False/None``, unquoted keys and bare
+   word values, comments, and **truncated output** (the complete items are kept, the cut-off
+   one is dropped). ``<think>...</think>`` reasoning blocks are removed first.
+2. **Lists** (format ``"list"``): numbered or bulleted lines with inline markers
+   (``1. Call 911 (APL 4, proactive)``, ``- Turn off the stove [APL: 3] [reactive]``,
+   ``Call 911 - APL 4 - proactive``), key-value lines (``Action: ...; APL: 2; Type: Proactive``,
+   also spread over several lines or sub-bullets) and markdown tables with an action column.
+   Markdown emphasis is removed. List items ending with ``:`` are headings and skipped.
+
+Plain prose with none of these (``"I cannot help with that"``) yields no actions and sets
+``error``, so a refusal or a ramble is recorded as a failure to answer, never as an answer.
+An empty or whitespace-only text yields no actions, format ``"empty"`` and no error; a JSON
+answer with an empty list (``{"actions": []}``) is a valid "nothing to do" answer.
+
+Field rules (each deviation adds a diagnostic):
+
+* **APL**: integers in 0..4 are kept; out-of-range numbers are clamped into 0..4; non-integers
+  are rounded half up (2.5 -> 3); words map as critical/emergency/highest/immediate -> 4,
+  high/urgent -> 3, medium/moderate/normal -> 2, low -> 1, routine/none/minimal/lowest -> 0;
+  strings are read by their first number (``"APL 3"``, ``"3/4"``) or word; booleans, NaN and
+  anything else unparseable become ``None``. A missing APL is ``None`` without a diagnostic.
+* **proactive**: booleans; ``"proactive"``, ``"yes"``, ``"true"``, ``1`` -> True;
+  ``"reactive"``, ``"no"``, ``"false"``, ``0`` -> False; others -> ``None``.
+* **text**: whitespace collapsed and stripped, markdown emphasis and surrounding quotes
+  removed, inline APL/type markers removed; empty texts are dropped; texts longer than
+  ``max_chars`` are cut at a word boundary. **Duplicates are kept**: the metric penalises them
+  (an unmatched duplicate lowers precision), so the parser must not hide them.
+* At most ``max_actions`` actions are kept, in order; the rest are dropped.
+
+``diagnostics`` is always a list (empty when the text was clean, well-formed JSON with all
+fields valid). :func:`parse_actions` never raises: an internal error becomes a diagnostic plus
+``error``. Texts longer than :data:`MAX_INPUT_CHARS` are cut before parsing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import Action
+
+__all__ = [
+    "MAX_INPUT_CHARS",
+    "ParseResult",
+    "coerce_apl",
+    "coerce_proactive",
+    "parse_actions",
+]
+
+MAX_INPUT_CHARS = 200_000
+"""Longer texts are cut to this many characters before parsing (with a diagnostic)."""
+
+_MAX_JSON_STARTS = 8  # embedded JSON start positions tried in prose
+_MAX_REPAIR_TRIES = 64  # truncation cut points tried
+_MAX_DEPTH = 6  # nesting depth searched for the action list
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What :func:`parse_actions` recovered from one text.
+
+    ``format`` is one of ``"empty"``, ``"json"``, ``"json-repaired"``, ``"list"``,
+    ``"structured"`` (input was already a list/dict) or ``"unparsed"`` (``error`` is set).
+    """
+
+    actions: tuple[Action, ...] = ()
+    diagnostics: list[str] = field(default_factory=list)
+    error: str | None = None
+    format: str = "empty"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"actions": [{"text", "apl", "proactive"}], "diagnostics", "format", "error"}``."""
+        return {
+            "actions": [a.to_dict() for a in self.actions],
+            "diagnostics": list(self.diagnostics),
+            "format": self.format,
+            "error": self.error,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# field coercion
+
+_APL_WORDS: dict[str, int] = {
+    "critical": 4,
+    "emergency": 4,
+    "highest": 4,
+    "immediate": 4,
+    "extreme": 4,
+    "very high": 4,
+    "high": 3,
+    "urgent": 3,
+    "medium": 2,
+    "moderate": 2,
+    "normal": 2,
+    "mid": 2,
+    "low": 1,
+    "routine": 0,
+    "none": 0,
+    "minimal": 0,
+    "lowest": 0,
+    "trivial": 0,
+}
+_APL_WORD_RE = re.compile(
+    r"\b(" + "|".join(sorted((re.escape(w) for w in _APL_WORDS), key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
+_NUMBER_RE = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?")
+
+_TRUE_WORDS = frozenset(
+    {
+        "proactive",
+        "pro-active",
+        "pro active",
+        "yes",
+        "y",
+        "true",
+        "1",
+        "preventive",
+        "anticipatory",
+        "主动",
+        "是",
+    }
+)
+_FALSE_WORDS = frozenset(
+    {"reactive", "re-active", "no", "n", "false", "0", "responsive", "被动", "否"}
+)
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+def coerce_apl(value: Any, diagnostics: list[str] | None = None, where: str = "") -> int | None:
+    """An APL in 0..4 from a model's value, or None (rules in the module docstring)."""
+    diags = diagnostics if diagnostics is not None else []
+    prefix = f"{where}: " if where else ""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        diags.append(f"{prefix}APL {value!r} is a boolean, not a level; ignored")
+        return None
+    number: float | None = None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        s = value.strip()
+        m = _NUMBER_RE.search(s)
+        if m:
+            number = float(m.group())
+        else:
+            w = _APL_WORD_RE.search(s)
+            if w:
+                return _APL_WORDS[w.group(1).lower()]
+    if number is None or math.isnan(number) or math.isinf(number):
+        diags.append(f"{prefix}APL {_short(value)} is not a level; ignored")
+        return None
+    level = _round_half_up(number)
+    if level != number:
+        diags.append(f"{prefix}APL {_short(value)} rounded to {level}")
+    if level < 0 or level > 4:
+        clamped = min(4, max(0, level))
+        diags.append(f"{prefix}APL {_short(value)} out of range, clamped to {clamped}")
+        level = clamped
+    return level
+
+
+def coerce_proactive(
+    value: Any, diagnostics: list[str] | None = None, where: str = "", invert: bool = False
+) -> bool | None:
+    """True/False from a model's proactive flag, or None (rules in the module docstring)."""
+    diags = diagnostics if diagnostics is not None else []
+    prefix = f"{where}: " if where else ""
+    if value is None:
+        return None
+    result: bool | None = None
+    if isinstance(value, bool):
+        result = value
+    elif isinstance(value, int | float) and value in (0, 1):
+        result = bool(value)
+    elif isinstance(value, str):
+        s = " ".join(value.strip().lower().replace("_", " ").split()).strip(".")
+        if s in _TRUE_WORDS or s.startswith("proactive"):
+            result = True
+        elif s in _FALSE_WORDS or s.startswith("reactive"):
+            result = False
+    if result is None:
+        diags.append(f"{prefix}proactive flag {_short(value)} not understood; ignored")
+        return None
+    return (not result) if invert else result
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# text cleaning and inline markers
+
+_EMPHASIS_RE = re.compile(r"\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)|`+")
+_WS_RE = re.compile(r"\s+")
+_QUOTES = "\"'“”‘’「」『』"
+
+_LABEL_APL = r"(?:apl|优先级|action\s+prioriti[sz]ation\s+level|prioriti[sz]ation\s+level|priority\s+level|priority|level|urgency)"
+_LABEL_TYPE = r"(?:type|类型|action\s+type|kind|mode|proactiv(?:e|ity)|category)"
+_APL_VALUE = (
+    r"(?:[-+]?\d+(?:\.\d+)?(?:\s*/\s*4)?|"
+    + "|".join(sorted((re.escape(w) for w in _APL_WORDS), key=len, reverse=True))
+    + r")"
+)
+_APL_TOKEN_RE = re.compile(
+    rf"^{_LABEL_APL}\s*(?:[:=\-：]\s*)?({_APL_VALUE})(?:\s*(?:[-:]\s*)?\(?[a-z ]+\)?)?$",
+    re.IGNORECASE,
+)
+_APL_WORD_PRIORITY_RE = re.compile(rf"^({_APL_VALUE})\s+(?:priority|urgency|apl)$", re.IGNORECASE)
+_TYPE_TOKEN_RE = re.compile(rf"^{_LABEL_TYPE}\s*[:=：]\s*([\w\- ]+)$", re.IGNORECASE)
+_PRO_WORD_RE = re.compile(
+    r"^(pro-?active|re-?active|主动|被动)(?:\s*(?:action|行动|动作))?$", re.IGNORECASE
+)
+_BARE_VALUE_RE = re.compile(rf"^({_APL_VALUE})$", re.IGNORECASE)
+
+_BRACKET_SEGMENT_RE = re.compile(r"\s*[(\[{（【]([^()\[\]{}（）【】]{1,80})[)\]}）】]\s*")
+_MARKER_HINT_RE = re.compile(
+    r"apl|priorit|level|urgen|type|kind|mode|proactiv|reactiv|categor|主动|被动|优先级|类型",
+    re.IGNORECASE,
+)
+_TOKEN_SPLIT_RE = re.compile(r"[,;|，；、]")
+_TRAILING_SEP_RE = re.compile(r"(?:\s+[-–—|]\s+|\s*[;|]\s*|,\s*|(?<=[a-z)])\.\s+)")
+
+
+@dataclass
+class _Markers:
+    apl: Any = None
+    proactive: Any = None
+
+
+def _read_marker_segment(content: str) -> _Markers | None:
+    """Markers if every comma/semicolon-separated token of ``content`` is a marker, else None."""
+    tokens = [t.strip() for t in _TOKEN_SPLIT_RE.split(content) if t.strip()]
+    if not tokens:
+        return None
+    found = _Markers()
+    bare: list[str] = []
+    labelled = False
+    for tok in tokens:
+        if (m := _APL_TOKEN_RE.match(tok)) or (m := _APL_WORD_PRIORITY_RE.match(tok)):
+            found.apl, labelled = m.group(1), True
+        elif m := _TYPE_TOKEN_RE.match(tok):
+            found.proactive, labelled = m.group(1).strip(), True
+        elif m := _PRO_WORD_RE.match(tok):
+            found.proactive, labelled = m.group(1), True
+        elif _BARE_VALUE_RE.match(tok):
+            bare.append(tok)
+        else:
+            return None
+    if not labelled:
+        return None  # "(2)" or "(high)" alone is too ambiguous to be a marker
+    if bare and found.apl is None and len(bare) == 1:
+        found.apl = bare[0]
+    elif bare:
+        return None
+    return found
+
+
+def _extract_inline_markers(text: str) -> tuple[str, _Markers]:
+    """Remove ``(APL 4, proactive)``-style markers from ``text`` and return them."""
+    found = _Markers()
+    if not _MARKER_HINT_RE.search(text):
+        return text, found  # fast path: every marker needs one of these labels
+
+    def take(m: _Markers) -> None:
+        if m.apl is not None and found.apl is None:
+            found.apl = m.apl
+        if m.proactive is not None and found.proactive is None:
+            found.proactive = m.proactive
+
+    def bracket(match: re.Match[str]) -> str:
+        markers = _read_marker_segment(match.group(1))
+        if markers is None:
+            return match.group(0)
+        take(markers)
+        return " "
+
+    if any(c in text for c in "([{（【"):
+        text = _BRACKET_SEGMENT_RE.sub(bracket, text)
+    # trailing " - APL 4 - proactive", "; APL: 2; Type: Proactive", ", high priority"
+    for _ in range(4):
+        parts = _TRAILING_SEP_RE.split(text)
+        if len(parts) < 2:
+            break
+        cut = len(parts)
+        while cut > 1 and _read_marker_segment(parts[cut - 1]) is not None:
+            cut -= 1
+        if cut == len(parts):
+            break
+        for seg in parts[cut:]:
+            take(_read_marker_segment(seg) or _Markers())
+        text = _rejoin_prefix(text, parts[cut - 1])
+    return text, found
+
+
+def _rejoin_prefix(text: str, last_kept: str) -> str:
+    """``text`` up to the end of the segment ``last_kept`` (the last non-marker part)."""
+    idx = text.rfind(last_kept) if last_kept else -1
+    if idx < 0:
+        return text
+    return text[: idx + len(last_kept)]
+
+
+def _clean_text(text: str) -> str:
+    text = _EMPHASIS_RE.sub("", text)
+    text = _WS_RE.sub(" ", text).strip()
+    while len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()
+    return text.strip(" -–—:;,|").strip()
+
+
+def _truncate(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    space = cut.rfind(" ")
+    if space >= max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-–—")
+
+
+# --------------------------------------------------------------------------------------------
+# collecting items into actions
+
+
+@dataclass
+class _Item:
+    text: Any
+    apl: Any = None
+    proactive: Any = None
+    invert: bool = False
+
+
+class _Builder:
+    """Collects raw items, coerces fields and enforces the bounds."""
+
+    def __init__(self, max_actions: int, max_chars: int, diagnostics: list[str]):
+        self.max_actions = max_actions
+        self.max_chars = max_chars
+        self.diags = diagnostics
+        self.actions: list[Action] = []
+        self.dropped = 0
+        self.seen = 0
+
+    def add(self, item: _Item) -> None:
+        self.seen += 1
+        where = f"item {self.seen}"
+        if not isinstance(item.text, str):
+            self.diags.append(
+                f"{where}: action text is {type(item.text).__name__}, not a string; dropped"
+            )
+            return
+        text, markers = _extract_inline_markers(item.text)
+        text = _clean_text(text)
+        if not text:
+            self.diags.append(f"{where}: empty action text; dropped")
+            return
+        if len(self.actions) >= self.max_actions:
+            self.dropped += 1
+            return
+        if len(text) > self.max_chars:
+            text = _truncate(text, self.max_chars)
+            self.diags.append(
+                f"{where}: action text longer than {self.max_chars} characters; truncated"
+            )
+            if not text:
+                return
+        apl_raw = item.apl if item.apl is not None else markers.apl
+        pro_raw, invert = (
+            (item.proactive, item.invert)
+            if item.proactive is not None
+            else (markers.proactive, False)
+        )
+        apl = coerce_apl(apl_raw, self.diags, where)
+        proactive = coerce_proactive(pro_raw, self.diags, where, invert=invert)
+        self.actions.append(Action(text=text, apl=apl, proactive=proactive))
+
+    def finish(self) -> tuple[Action, ...]:
+        if self.dropped:
+            self.diags.append(
+                f"{self.dropped} action(s) beyond max_actions={self.max_actions} dropped"
+            )
+        return tuple(self.actions)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON: finding, repairing, walking
+
+_FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
+_THINK_RE = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
+_JSON_START_RE = re.compile(r"\{|\[(?=\s*[\[{\"'\]])")
+
+_TEXT_KEYS = (
+    "action",
+    "text",
+    "description",
+    "content",
+    "action_text",
+    "recommended_action",
+    "suggested_action",
+    "step",
+    "task",
+    "name",
+    "title",
+)
+_APL_KEYS = (
+    "apl",
+    "apl_level",
+    "priority",
+    "priority_level",
+    "action_prioritization_level",
+    "prioritization_level",
+    "level",
+    "urgency",
+)
+_PRO_KEYS = (
+    "proactive",
+    "is_proactive",
+    "type",
+    "action_type",
+    "kind",
+    "mode",
+    "proactivity",
+    "category",
+)
+_REACTIVE_KEYS = ("reactive", "is_reactive")
+_WRAPPER_HINTS = (
+    "action",
+    "proposal",
+    "response",
+    "answer",
+    "output",
+    "result",
+    "item",
+    "recommend",
+    "step",
+    "plan",
+    "list",
+    "data",
+)
+_STRONG_WRAPPERS = 8  # the first hints: their lists are read before the object itself
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm_key(key: Any) -> str:
+    return re.sub(r"[\s\-]+", "_", str(key).strip().lower())
+
+
+class _JsonRepair:
+    """A one-pass normaliser from JSON-ish text (Python literals, single quotes, ...) to JSON.
+
+    It records *cut points* (positions between complete array elements) so that a truncated
+    text can be closed after its last complete item.
+    """
+
+    def __init__(self, text: str, start: int = 0):
+        self.text = text
+        self.start = start
+        self.out: list[str] = []
+        self.stack: list[str] = []
+        self.cuts: list[tuple[int, str, bool]] = []  # (out length, closers, between array items)
+        self.end = len(text)
+        self.changed = False
+        self.truncated = False
+        self.bare_words = False  # a bare word was quoted into a string value
+
+    def run(self) -> None:
+        t, i, n = self.text, self.start, len(self.text)
+        out = self.out
+        while i < n:
+            c = t[i]
+            if c in "\"'“‘":
+                i = self._string(i)
+            elif c in "{[":
+                self.stack.append("}" if c == "{" else "]")
+                out.append(c)
+                i += 1
+            elif c in "}]":
+                self._strip_trailing_comma()
+                if self.stack and self.stack[-1] == c:
+                    self.stack.pop()
+                    out.append(c)
+                else:
+                    self.changed = True  # stray closer: skip it
+                i += 1
+                if not self.stack:
+                    self.end = i
+                    return
+                self._cut()
+            elif c == ",":
+                self._cut()
+                out.append(c)
+                i += 1
+            elif c == "/" and i + 1 < n and t[i + 1] in "/*":
+                i = self._comment(i)
+            elif c.isalpha() or c == "_":
+                i = self._word(i)
+            else:
+                out.append(c)
+                i += 1
+        self.truncated = self.truncated or bool(self.stack)
+
+    def _cut(self) -> None:
+        self.cuts.append((len(self.out), "".join(reversed(self.stack)), self.stack[-1:] == ["]"]))
+
+    def _strip_trailing_comma(self) -> None:
+        out = self.out
+        j = len(out) - 1
+        while j >= 0 and out[j].isspace():
+            j -= 1
+        if j >= 0 and out[j] == ",":
+            del out[j]
+            self.changed = True
+
+    def _string(self, i: int) -> int:
+        t, n = self.text, len(self.text)
+        quote = t[i]
+        closers = {'"': '"', "'": "'", "“": '”"', "‘": "’'"}[quote]
+        if quote != '"':
+            self.changed = True
+        buf = ['"']
+        i += 1
+        while i < n:
+            c = t[i]
+            if c == "\\" and i + 1 < n:
+                nxt = t[i + 1]
+                if nxt == "'" and quote != '"':
+                    buf.append("'")
+                else:
+                    buf.append(c + nxt)
+                i += 2
+                continue
+            if c in closers:
+                buf.append('"')
+                self.out.append("".join(buf))
+                return i + 1
+            if c == '"':
+                buf.append('\\"')
+            elif c == "\n":
+                buf.append("\\n")
+                self.changed = True
+            elif c == "\t":
+                buf.append("\\t")
+            else:
+                buf.append(c)
+            i += 1
+        self.truncated = True  # unterminated string: dropped, the cut points decide
+        return n
+
+    def _comment(self, i: int) -> int:
+        t = self.text
+        self.changed = True
+        if t[i + 1] == "/":
+            j = t.find("\n", i)
+            return len(t) if j < 0 else j
+        j = t.find("*/", i + 2)
+        return len(t) if j < 0 else j + 2
+
+    _LITERALS = {
+        "True": "true",
+        "False": "false",
+        "None": "null",
+        "true": "true",
+        "false": "false",
+        "null": "null",
+    }
+
+    def _word(self, i: int) -> int:
+        t, n = self.text, len(self.text)
+        j = i
+        while j < n and (t[j].isalnum() or t[j] in "_-"):
+            j += 1
+        word = t[i:j]
+        k = j
+        while k < n and t[k] in " \t":
+            k += 1
+        is_key = k < n and t[k] == ":"
+        if not is_key and word in self._LITERALS:
+            lit = self._LITERALS[word]
+            self.changed |= lit != word
+            self.out.append(lit)
+            return j
+        if not is_key and word.lower() in ("nan", "infinity"):
+            self.out.append("null")
+            self.changed = True
+            return j
+        if not is_key:
+            # a bare word value (apl: high, type: proactive): quote up to the next delimiter
+            self.bare_words = True
+            k = j
+            while k < n and t[k] not in ",}]\n":
+                k += 1
+            word = t[i:k].rstrip()
+            j = i + len(word)
+        self.out.append(json.dumps(word))
+        self.changed = True
+        return j
+
+    def candidates(self) -> list[str]:
+        """JSON texts to try: the whole normalised text, then truncation cuts (best first)."""
+        if not self.truncated:
+            return ["".join(self.out)]
+        between = [c for c in self.cuts if c[2]]
+        others = [c for c in self.cuts if not c[2]]
+        ordered = list(reversed(between)) + list(reversed(others))
+        out = []
+        for pos, closers, _ in ordered[:_MAX_REPAIR_TRIES]:
+            out.append(_strip_trailing_comma_text("".join(self.out[:pos])) + closers)
+        return out
+
+
+def _strip_trailing_comma_text(s: str) -> str:
+    s = s.rstrip()
+    return s[:-1] if s.endswith(",") else s
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _loads_repaired(text: str, start: int) -> tuple[Any, bool, bool, bool] | None:
+    """``(value, repaired, truncated, bare_words)`` for the JSON-ish value starting at ``start``.
+
+    Valid JSON takes the fast path (the C decoder); only a failure runs the repairing scanner.
+    """
+    try:
+        value, _ = _DECODER.raw_decode(text, start)
+        return value, False, False, False
+    except (ValueError, RecursionError):
+        pass
+    rep = _JsonRepair(text, start)
+    rep.run()
+    for cand in rep.candidates():
+        try:
+            value = json.loads(cand)
+        except (ValueError, RecursionError):
+            continue
+        return value, rep.changed or rep.truncated, rep.truncated, rep.bare_words
+    return None
+
+
+class _Walker:
+    """Finds actions in a decoded JSON value."""
+
+    def __init__(self, builder: _Builder):
+        self.builder = builder
+
+    def walk(self, value: Any, depth: int = 0, top: bool = True) -> bool:
+        """Add the actions in ``value``; True if it is recognisably an action answer."""
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(value, list):
+            return self._list(value, depth, top)
+        if isinstance(value, dict):
+            return self._dict(value, depth)
+        return False
+
+    def _list(self, items: list[Any], depth: int, top: bool) -> bool:
+        if not items:
+            return top
+        found = False
+        skipped: list[str] = []
+        for el in items:
+            item = self._item(el)
+            if item is not None:
+                self.builder.add(item)
+                found = True
+            elif isinstance(el, dict | list) and self.walk(el, depth + 1, top=False):
+                found = True
+            else:
+                skipped.append(type(el).__name__)
+        if found and skipped:
+            self.builder.diags.append(
+                f"{len(skipped)} list element(s) without action text ignored "
+                f"({', '.join(sorted(set(skipped)))})"
+            )
+        return found
+
+    def _item(self, el: Any) -> _Item | None:
+        if isinstance(el, str):
+            return _Item(el)
+        if isinstance(el, dict):
+            return _item_from_object(el)
+        if _is_triple(el):
+            return _Item(el[0], el[1] if len(el) > 1 else None, el[2] if len(el) > 2 else None)
+        return None
+
+    def _dict(self, obj: dict[str, Any], depth: int) -> bool:
+        ranked = sorted((_wrapper_rank(_norm_key(k)), i, k) for i, k in enumerate(obj))
+        # strong wrappers ("actions", "response", ...) first, so that {"description": ...,
+        # "actions": [...]} is read as a wrapper and not as one action
+        for rank, _, key in ranked:
+            if rank < _STRONG_WRAPPERS and self._wrapped(obj[key], rank, depth):
+                return True
+        item = _item_from_object(obj)
+        if item is not None:
+            self.builder.add(item)
+            return True
+        return any(
+            self._wrapped(obj[key], rank, depth)
+            for rank, _, key in ranked
+            if rank >= _STRONG_WRAPPERS
+        )
+
+    def _wrapped(self, value: Any, rank: int, depth: int) -> bool:
+        if isinstance(value, list) and not value:
+            return rank < len(_WRAPPER_HINTS)  # {"actions": []}: an explicit "nothing to do"
+        return isinstance(value, dict | list) and self.walk(value, depth + 1, top=False)
+
+
+def _is_triple(el: Any) -> bool:
+    """``["Call 911", 4, true]``: a text with up to two scalar fields."""
+    return (
+        isinstance(el, list)
+        and 0 < len(el) <= 3
+        and isinstance(el[0], str)
+        and all(not isinstance(x, dict | list) for x in el)
+    )
+
+
+def _wrapper_rank(key: str) -> int:
+    for rank, hint in enumerate(_WRAPPER_HINTS):
+        if hint in key:
+            return rank
+    return len(_WRAPPER_HINTS)
+
+
+def _item_from_object(obj: Mapping[Any, Any]) -> _Item | None:
+    keys = {_norm_key(k): v for k, v in obj.items()}
+    text = next((keys[k] for k in _TEXT_KEYS if k in keys and isinstance(keys[k], str)), None)
+    if text is None:
+        return None
+    apl = next((keys[k] for k in _APL_KEYS if k in keys and keys[k] is not None), None)
+    pro = next((keys[k] for k in _PRO_KEYS if k in keys and keys[k] is not None), None)
+    invert = False
+    if pro is None:
+        pro = next((keys[k] for k in _REACTIVE_KEYS if k in keys and keys[k] is not None), None)
+        invert = pro is not None
+    return _Item(text, apl, pro, invert)
+
+
+def _json_sources(text: str) -> Iterator[tuple[str, int, bool]]:
+    """(text, start, embedded) places where JSON may be, lazily; embedded ones need more evidence."""
+    if "```" in text:
+        for m in _FENCE_RE.finditer(text):
+            body = m.group(2).strip()
+            if body and body[0] in "{[":
+                yield body, 0, False
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        yield stripped, 0, False
+    for count, m in enumerate(_JSON_START_RE.finditer(text)):
+        if count >= _MAX_JSON_STARTS:
+            break
+        yield text, m.start(), True
+
+
+def _has_action_object(value: Any, depth: int = 0) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        if _item_from_object(value) is not None:
+            return True
+        return any(_has_action_object(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_action_object(v, depth + 1) for v in value)
+    return False
+
+
+def _plausible_embedded(value: Any, repaired: bool) -> bool:
+    """JSON inside prose counts only if it holds an action object, or is a clean list of strings.
+
+    This keeps ``[reactive]`` or ``{urgent}`` in a list line from being read as JSON answers.
+    """
+    if _has_action_object(value):
+        return True
+    if isinstance(value, list):
+        return bool(value) and not repaired and all(isinstance(v, str) for v in value)
+    return not repaired
+
+
+def _try_json(text: str, max_actions: int, max_chars: int) -> ParseResult | None:
+    tried: set[tuple[int, int]] = set()
+    for source, start, embedded in _json_sources(text):
+        key = (id(source), start) if source is text else (hash(source), start)
+        if key in tried:
+            continue
+        tried.add(key)
+        loaded = _loads_repaired(source, start)
+        if loaded is None:
+            continue
+        value, repaired, truncated, bare_words = loaded
+        if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+            inner = _try_json(value, max_actions, max_chars)
+            if inner is not None:
+                return inner
+            continue
+        if (embedded or bare_words) and not _plausible_embedded(value, repaired):
+            continue
+        diags: list[str] = []
+        builder = _Builder(max_actions, max_chars, diags)
+        if not _Walker(builder).walk(value):
+            continue
+        actions = builder.finish()
+        head: list[str] = []
+        if truncated:
+            head.append("JSON was truncated; kept the complete items")
+        elif repaired:
+            head.append("JSON had defects (quotes, literals, commas or keys); repaired")
+        if embedded:
+            head.append("JSON found inside surrounding text")
+        return ParseResult(actions, head + diags, None, "json-repaired" if repaired else "json")
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# lists
+
+_LIST_ITEM_RE = re.compile(
+    r"^\s*(?:[-*•·+▪●◦‣](?=\s)|\d{1,3}\s*[.)\]:、．](?!\d)|\(\d{1,3}\)|[a-zA-Z][.)](?=\s)|#\d{1,3}|第\d+[条步])\s*(.*)$"
+)
+_KV_RE = re.compile(
+    r"^\s*(?:[-*•·+]\s*|\d{1,3}[.)]\s*)?"
+    r"(action(?:\s*\d{1,3})?|recommended\s+action|suggested\s+action|step(?:\s*\d{1,3})?|"
+    rf"{_LABEL_APL}|{_LABEL_TYPE}|reactive)\s*[:=：]\s*(.*)$",
+    re.IGNORECASE,
+)
+_APL_LABEL_RE = re.compile(_LABEL_APL, re.IGNORECASE)
+_TYPE_LABEL_RE = re.compile(_LABEL_TYPE, re.IGNORECASE)
+_COMMENT_KEY_RE = re.compile(
+    r"^(?:reason(?:ing)?|rationale|why|explanation|justification|notes?|description|details|"
+    r"context|observation|evidence)\s*:",
+    re.IGNORECASE,
+)
+_HEADING_RE = re.compile(r"^\s*#{1,6}\s")
+_TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _kv_fields(line: str) -> dict[str, str] | None:
+    """``{"action"|"apl"|"type": value}`` for a key-value line, or None."""
+    parts = re.split(r"\s*[;|]\s*", line)
+    fields: dict[str, str] = {}
+    for part in parts:
+        m = _KV_RE.match(part)
+        if not m:
+            if fields:
+                return fields if "action" in fields else None
+            return None
+        key = _norm_key(m.group(1)).replace("_", " ")
+        value = m.group(2).strip()
+        if _APL_LABEL_RE.fullmatch(key):
+            fields.setdefault("apl", value)
+        elif key == "reactive":
+            fields.setdefault("reactive", value)
+        elif _TYPE_LABEL_RE.fullmatch(key):
+            fields.setdefault("type", value)
+        else:
+            fields.setdefault("action", value)
+    return fields or None
+
+
+class _ListParser:
+    """Line-by-line reader for numbered/bulleted lists, key-value blocks and tables."""
+
+    def __init__(self, builder: _Builder):
+        self.builder = builder
+        self.items: list[_Item] = []
+        self.table_cols: dict[str, int] | None = None
+
+    def parse(self, text: str) -> int:
+        for raw in text.splitlines():
+            line = _EMPHASIS_RE.sub("", raw).strip()
+            if not line or _HEADING_RE.match(line):
+                continue
+            if line.startswith("|") and self._table_row(line):
+                continue
+            if self._kv_line(line):
+                continue
+            m = _LIST_ITEM_RE.match(line)
+            if m:
+                content = m.group(1).strip()
+                if content and not content.endswith(":") and not _COMMENT_KEY_RE.match(content):
+                    self.items.append(_Item(content))
+                continue
+            self._marker_line(line)
+        for item in self.items:
+            self.builder.add(item)
+        return len(self.items)
+
+    def _kv_line(self, line: str) -> bool:
+        fields = _kv_fields(line)
+        if not fields:
+            return False
+        if "action" in fields:
+            if not fields["action"]:
+                return True
+            item = _Item(
+                fields["action"], fields.get("apl"), fields.get("type") or fields.get("reactive")
+            )
+            item.invert = "type" not in fields and "reactive" in fields
+            self.items.append(item)
+            return True
+        if not self.items:
+            return True  # "Priority: high" before any action: nothing to attach to
+        last = self.items[-1]
+        if "apl" in fields and last.apl is None:
+            last.apl = fields["apl"]
+        if last.proactive is None and ("type" in fields or "reactive" in fields):
+            last.proactive = fields.get("type") or fields["reactive"]
+            last.invert = "type" not in fields
+        return True
+
+    def _marker_line(self, line: str) -> None:
+        """A line that only holds markers, e.g. "(APL 4, proactive)", attaches to the last item."""
+        if not self.items:
+            return
+        inner = line.strip("()[]{} ")
+        markers = _read_marker_segment(inner)
+        if markers is None:
+            return
+        last = self.items[-1]
+        if last.apl is None:
+            last.apl = markers.apl
+        if last.proactive is None:
+            last.proactive = markers.proactive
+
+    def _table_row(self, line: str) -> bool:
+        if _TABLE_SEP_RE.match(line):
+            return True
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        lowered = [_norm_key(c) for c in cells]
+        if self.table_cols is None:
+            cols: dict[str, int] = {}
+            for idx, name in enumerate(lowered):
+                if name in _APL_KEYS or any(w in name for w in ("apl", "priorit", "urgency")):
+                    cols.setdefault("apl", idx)
+                elif name in _PRO_KEYS or any(w in name for w in ("proactiv", "reactiv", "type")):
+                    cols.setdefault("pro", idx)
+                elif name in _TEXT_KEYS or "action" in name:
+                    cols.setdefault("text", idx)
+            if "text" in cols:
+                self.table_cols = cols
+                return True
+            return False
+        cols = self.table_cols
+
+        def cell(name: str) -> str | None:
+            idx = cols.get(name)
+            return cells[idx] if idx is not None and idx < len(cells) else None
+
+        text = cell("text")
+        if text:
+            self.items.append(_Item(text, cell("apl") or None, cell("pro") or None))
+        return True
+
+
+# --------------------------------------------------------------------------------------------
+# entry point
+
+
+def parse_actions(text: Any, *, max_actions: int = 32, max_chars: int = 400) -> ParseResult:
+    """Recover proposals from a model's output text. Never raises (see the module docstring)."""
+    try:
+        return _parse(text, max(0, int(max_actions)), max(1, int(max_chars)))
+    except Exception as e:  # noqa: BLE001 - the parser must never raise
+        msg = f"internal parser error: {type(e).__name__}: {e}"
+        return ParseResult((), [msg], msg, "unparsed")
+
+
+def _remove_reasoning(text: str) -> tuple[str, bool]:
+    """Drop ``<think>...</think>`` blocks (and a leading block whose ``<think>`` was in the prompt)."""
+    lowered = text.lower()
+    if "<think>" not in lowered:
+        idx = lowered.rfind("</think>")
+        return (text[idx + len("</think>") :], True) if idx >= 0 else (text, False)
+    return _THINK_RE.sub("", text), True
+
+
+def _parse(text: Any, max_actions: int, max_chars: int) -> ParseResult:
+    if text is None:
+        return ParseResult((), ["no text"], None, "empty")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if isinstance(text, list | dict):
+        diags: list[str] = []
+        builder = _Builder(max_actions, max_chars, diags)
+        if _Walker(builder).walk(text):
+            return ParseResult(builder.finish(), diags, None, "structured")
+        return ParseResult((), diags, "no actions found in the structured value", "unparsed")
+    if not isinstance(text, str):
+        msg = f"expected text, got {type(text).__name__}"
+        return ParseResult((), [msg], msg, "unparsed")
+    pre: list[str] = []
+    if len(text) > MAX_INPUT_CHARS:
+        text = text[:MAX_INPUT_CHARS]
+        pre.append(f"text longer than {MAX_INPUT_CHARS} characters; cut before parsing")
+    if "think>" in text.lower():
+        text, removed = _remove_reasoning(text)
+        if removed:
+            pre.append("reasoning block (<think>) removed")
+            if not text.strip():
+                msg = "only a reasoning block, no answer after it"
+                return ParseResult((), pre + [msg], msg, "unparsed")
+    if not text.strip():
+        return ParseResult((), pre + ["empty text: no actions"], None, "empty")
+    result = _try_json(text, max_actions, max_chars)
+    if result is not None:
+        return ParseResult(result.actions, pre + result.diagnostics, result.error, result.format)
+    diags = list(pre)
+    builder = _Builder(max_actions, max_chars, diags)
+    if _ListParser(builder).parse(text):
+        actions = builder.finish()
+        if actions:
+            return ParseResult(actions, diags, None, "list")
+    msg = "no actions found: the text has no JSON, list items or 'Action:' lines"
+    return ParseResult((), diags + [msg], msg, "unparsed")
