@@ -388,6 +388,7 @@ def build_run_config(config: EvalConfig, benchmark: Benchmark, agent: Any, sampl
         agent_config["spec"] = config.agent
     return {
         "agent": agent_config,
+        "prompt": agent_config.get("prompt"),
         "sampler": sampler.to_dict(),
         "embedder": embedder_id,
         "tau": config.tau,

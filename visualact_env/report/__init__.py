@@ -19,7 +19,14 @@ from typing import IO
 
 from .compare import CompareError, compare_runs, format_terminal, write_compare
 from .summary import SUMMARY_FILE, load_run, summary_row, write_reports
-from .tables import summary_terminal, table2_markdown, table3_markdown
+from .tables import (
+    fmt_score,
+    summary_terminal,
+    table2_markdown,
+    table2_terminal,
+    table3_markdown,
+    table3_terminal,
+)
 
 __all__ = [
     "CompareError",
@@ -38,10 +45,26 @@ TERMINAL_FIGURES = ("f1", "weighted_f1", "scale_score", "precision", "recall", "
 
 
 def format_run_summary(summary: dict) -> str:
-    """A few lines: headline figures (x100), counts, failures, where the reports are."""
+    """The paper's Table 2 and 3 layouts (x100), headline CIs, counts and failures."""
     row = summary_row(summary)
     counts = summary.get("counts") or {}
-    lines = [summary_terminal([row], TERMINAL_FIGURES)]
+    cis = summary.get("overall_ci") or {}
+    lines = [
+        "Table 2 layout: precision, recall, F1 (x100)",
+        table2_terminal([row]),
+        "",
+        "Table 3 layout: scale score (x100)",
+        table3_terminal([row]),
+        "",
+        summary_terminal([row], TERMINAL_FIGURES),
+    ]
+    ci_parts = []
+    for fig in ("f1", "weighted_f1", "scale_score"):
+        ci = cis.get(fig)
+        if isinstance(ci, (list, tuple)) and len(ci) == 2:
+            ci_parts.append(f"{fig} [{fmt_score(ci[0])}, {fmt_score(ci[1])}]")
+    if ci_parts:
+        lines.append("95% bootstrap CI: " + ", ".join(ci_parts))
     lines.append(
         f"{counts.get('scored', 0)} scored, {counts.get('failed', 0)} failed, "
         f"{counts.get('missing', 0)} missing of {counts.get('videos', 0)} videos"

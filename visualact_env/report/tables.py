@@ -217,6 +217,42 @@ def terminal_table(header: Sequence[str], body: Sequence[Sequence[str]], *, left
     return "\n".join([line(header), rule, *(line(r) for r in body)])
 
 
+def grouped_terminal_table(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None,
+    figures: Sequence[tuple[str, str]],
+    group_label: Mapping[str, str],
+) -> str:
+    """A terminal table with a group header row (scenarios, then Overall) over figure columns."""
+    scs = _scenarios_of(rows, scenarios)
+    cols = _columns(scs, figures)
+    header = ["Model", *(label for _, (_, label) in zip(cols, list(figures) * (len(scs) + 1)))]
+    body = [[str(r.get("name", "run")), *(fmt_score(_get(r, sc, fig)) for sc, fig in cols)] for r in rows]
+    table = terminal_table(header, body).splitlines()
+    widths = [len(h) for h in header]
+    for row in body:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    groups = [" " * widths[0]]
+    for g, sc in enumerate([*scs, None]):
+        span = widths[1 + g * len(figures) : 1 + (g + 1) * len(figures)]
+        width = sum(span) + 2 * (len(span) - 1)
+        groups.append((group_label.get(sc, "Overall") if sc else "Overall").center(width)[:width])
+    return "\n".join(["  ".join(groups).rstrip(), *table])
+
+
+def table2_terminal(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None = None) -> str:
+    """The paper's Table 2 (Prec./Recall/F1 per scenario and Overall) for a terminal."""
+    return grouped_terminal_table(rows, scenarios, TABLE2_FIGURES, SCENARIO_ABBREV)
+
+
+def table3_terminal(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None = None) -> str:
+    """The paper's Table 3 (scale score per scenario and Overall) for a terminal."""
+    scs = _scenarios_of(rows, scenarios)
+    header = ["Model", *(SCENARIO_ABBREV[sc] for sc in scs), "Overall"]
+    body = [[str(r.get("name", "run")), *(fmt_score(_get(r, sc, "scale_score")) for sc in [*scs, None])] for r in rows]
+    return terminal_table(header, body)
+
+
 def summary_terminal(rows: Sequence[Mapping[str, Any]], figures: Sequence[str]) -> str:
     """Overall figures of each row as a terminal table (x100, one decimal)."""
     header = ["Model", *figures]
