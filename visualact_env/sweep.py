@@ -1,0 +1,167 @@
+"""Frame-count and threshold sweeps: the paper's Table 4 for any policy.
+
+One run per frame count (each a normal, resumable run folder under the sweep folder, reused
+when it is already complete), then every run re-scored at each threshold from one similarity
+computation. Each row carries precision, recall, F1 and the scale score ("APL" in the paper's
+Tables 4 to 6) with bootstrap CIs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .cache import atomic_write_bytes, atomic_write_text
+from .runner import CONFIG_FILE, EvalConfig, run_eval
+
+TABLE4_FIGURES: tuple[tuple[str, str], ...] = (
+    ("precision", "Prec."),
+    ("recall", "Recall"),
+    ("f1", "F1"),
+    ("scale_score", "APL"),
+)
+
+
+def parse_list(text: str, kind: type) -> list[Any]:
+    """``"2,4,8"`` -> ``[2, 4, 8]`` (``kind`` is int or float)."""
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"expected a comma-separated list of {kind.__name__}s, got {text!r}") from None
+    if not values:
+        raise ValueError(f"empty list {text!r}")
+    return values
+
+
+def run_sweep(
+    base: EvalConfig,
+    out: Path,
+    frames: Sequence[int],
+    taus: Sequence[float] | None = None,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run (or reuse) one evaluation per frame count and score each at every threshold."""
+    from .report.summary import load_run, make_scorer
+    from .stats import bootstrap_ci, tau_sweep_reports
+
+    taus = list(taus) if taus else [base.tau]
+    rows: list[dict[str, Any]] = []
+    runs: dict[int, str] = {}
+    scorer = None
+    for n in frames:
+        run_dir = out / f"frames-{n}"
+        config = replace(base, frames=n, out=run_dir, resume=(run_dir / CONFIG_FILE).exists(), overwrite=False, html=False)
+        run_eval(config)
+        runs[n] = str(run_dir)
+        run = load_run(run_dir)
+        scorer = scorer or make_scorer(run.config)
+        reports = tau_sweep_reports(run.benchmark, run.predictions, scorer, taus)
+        for tau, report in reports.items():
+            ci = bootstrap_ci(report, n_resamples=n_resamples, seed=seed)
+            overall = report.figures()["overall"]
+            row = {"frames": n, "tau": tau, "run": str(run_dir)}
+            for fig, _ in TABLE4_FIGURES:
+                interval = ci.overall[fig]
+                row[fig] = overall.get(fig)
+                row[f"{fig}_ci"] = [interval["low"], interval["high"]]
+            rows.append(row)
+    result = {
+        "agent": base.agent,
+        "data": base.data,
+        "frames": list(frames),
+        "taus": taus,
+        "tau": base.tau if base.tau in taus else taus[0],
+        "runs": runs,
+        "rows": rows,
+        "n_resamples": n_resamples,
+        "seed": seed,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "sweep.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "sweep.md", sweep_markdown(result))
+    atomic_write_bytes(out / "sweep.png", sweep_png(result))
+    return result
+
+
+def _fmt(value: float | None) -> str:
+    return "\u2013" if value is None else f"{100 * value:.1f}"
+
+
+def _setting_columns(result: dict[str, Any]) -> list[str]:
+    cols = []
+    if len(result["frames"]) > 1 or len(result["taus"]) == 1:
+        cols.append("Frm.")
+    if len(result["taus"]) > 1:
+        cols.append("tau")
+    return cols
+
+
+def sweep_table(result: dict[str, Any], *, with_ci: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Header and body of the Table 4 layout (x100, one decimal, CIs in brackets)."""
+    setting = _setting_columns(result)
+    header = ["Model", *setting, *(label for _, label in TABLE4_FIGURES)]
+    body = []
+    for i, row in enumerate(result["rows"]):
+        cells = [result["agent"] if i == 0 else ""]
+        if "Frm." in setting:
+            cells.append(str(row["frames"]))
+        if "tau" in setting:
+            cells.append(f"{row['tau']:.2f}")
+        for fig, _ in TABLE4_FIGURES:
+            text = _fmt(row[fig])
+            lo, hi = row[f"{fig}_ci"]
+            if with_ci and lo is not None:
+                text += f" [{_fmt(lo)}, {_fmt(hi)}]"
+            cells.append(text)
+        body.append(cells)
+    return header, body
+
+
+def sweep_markdown(result: dict[str, Any]) -> str:
+    header, body = sweep_table(result)
+    lines = [
+        f"# Sweep: {result['agent']} on {result['data']}",
+        "",
+        "Table 4 layout: overall figures x100 (one decimal) with 95% bootstrap CIs; "
+        "APL = scale score.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join([":---"] + ["---:"] * (len(header) - 1)) + " |",
+        *("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def sweep_png(result: dict[str, Any]) -> bytes:
+    """F1, weighted APL (scale score), precision and recall against the swept setting."""
+    from .report.plots import _png, _pyplot
+
+    plt = _pyplot()
+    by_frames = len(result["frames"]) > 1
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for fig_name, label in TABLE4_FIGURES:
+        rows = [r for r in result["rows"] if not by_frames or r["tau"] == result["tau"]]
+        x = [r["frames"] if by_frames else r["tau"] for r in rows]
+        y = [100 * (r[fig_name] or 0.0) for r in rows]
+        err = [
+            [100 * ((r[fig_name] or 0) - (r[f"{fig_name}_ci"][0] or 0)) for r in rows],
+            [100 * ((r[f"{fig_name}_ci"][1] or 0) - (r[fig_name] or 0)) for r in rows],
+        ]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+    if by_frames:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(result["frames"], [str(f) for f in result["frames"]])
+    ax.set_xlabel("frames per clip" if by_frames else "similarity threshold \u03c4")
+    ax.set_ylabel("score x100")
+    ax.set_ylim(0, 100)
+    what = f"frames (\u03c4 = {result['tau']})" if by_frames else "\u03c4"
+    ax.set_title(f"{result['agent']}: sweep over {what}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
