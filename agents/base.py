@@ -4,6 +4,11 @@ An agent sees what the environment shows (``observation``: the frames, and the s
 when the environment exposes it) plus the episode's ``info`` from ``reset`` (``video_id``), and
 returns an :class:`AgentOutput`: proposals, the raw model text, token usage and diagnostics.
 A request that failed for good sets ``error``; it is never disguised as an empty answer.
+
+An answer the parser cannot read (a refusal, a ramble) is *not* a failure: it is the model's
+answer, scored as an empty proposal list, with ``parse_error`` saying why. Counting it as a
+failure would make ``--resume`` re-ask sampled models until they produce something parseable,
+which would bias the score upwards; the summary counts such answers separately.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class AgentOutput:
     diagnostics: list[str] = field(default_factory=list)
     cached: bool = False
     attempts: int = 1
+    parse_error: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -45,6 +51,8 @@ class AgentOutput:
             d["cached"] = True
         if self.attempts != 1:
             d["attempts"] = self.attempts
+        if self.parse_error is not None:
+            d["parse_error"] = self.parse_error
         return d
 
 

@@ -211,20 +211,18 @@ def completion_text(completion: Any) -> str:
 def output_from_text(text: str, usage: dict[str, int] | None = None) -> AgentOutput:
     """Parse generated text into proposals.
 
-    Text the parser cannot read (prose, gibberish) is recorded as a failure to answer, as the
-    parser's contract says: ``error`` is set, and the raw text and diagnostics are kept so the
-    record shows what the model said. An empty text or an empty JSON list is a valid empty
-    answer.
+    Text the parser cannot read (prose, gibberish) is the model's answer, scored as an empty
+    proposal list: ``parse_error`` says why, and the raw text and diagnostics are kept so the
+    record shows what the model said. It is not a failure (see ``agents.base``).
     """
     from visualact_env.parsing import parse_actions
 
     result = parse_actions(text)
     diagnostics = [f"format: {result.format}", *result.diagnostics]
-    error = f"unparseable answer: {result.error}" if result.error else None
     return AgentOutput(
         actions=tuple(result.actions),
         raw_text=text,
-        error=error,
+        parse_error=result.error,
         usage=dict(usage or {}),
         diagnostics=diagnostics,
     )

@@ -629,11 +629,12 @@ class OpenAIAgent(Agent):
 
         parsed = parse_actions(text)
         diagnostics.extend(str(d) for d in parsed.diagnostics)
-        # an answer with nothing parseable (a refusal, a ramble) is a failure to answer, kept
-        # with its raw text; it is never passed off as an empty list of actions
-        error = f"unparseable answer: {parsed.error}" if parsed.error else None
+        # an answer with nothing parseable (a refusal, a ramble) is the model's answer, scored
+        # as empty and marked with its parse error; it is not a request failure to be retried
         actions = as_actions(parsed.actions)
-        return AgentOutput(actions, text, error, dict(usage), diagnostics, cached, max(attempts, 1))
+        return AgentOutput(
+            actions, text, None, dict(usage), diagnostics, cached, max(attempts, 1), parsed.error
+        )
 
 
 # ---------------------------------------------------------------------------------------------

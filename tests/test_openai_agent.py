@@ -259,11 +259,12 @@ def test_empty_content_is_an_empty_answer_with_diagnostic(agent_factory):
     assert any("empty model content" in d for d in out.diagnostics)
 
 
-def test_unparseable_answer_is_a_failure_keeping_raw_text(agent_factory):
+def test_unparseable_answer_is_an_empty_answer_with_its_parse_error(agent_factory):
     refusal = "I am sorry, but I cannot help with that."
     with FakeOpenAIServer(script=[Fault.ok(refusal)]) as server:
         out = agent_factory(server).act({"frames": make_frames(13)}, {})
-    assert out.failed and out.error.startswith("unparseable answer")
+    assert not out.failed and out.actions == ()
+    assert out.parse_error and out.record_fields()["parse_error"] == out.parse_error
     assert out.raw_text == refusal and out.attempts == 1
 
 

@@ -99,7 +99,7 @@ def test_rollout_rewards_are_the_environments(rollouts, env):
 
 
 def test_rollouts_resume_reproduces_every_sample(rollouts, rollout_config):
-    """Resume redoes the failed (unparseable) records; per-sample seeds make them come out the same."""
+    """Resuming a finished rollout changes nothing: every sample is already recorded."""
     from dataclasses import replace
 
     def stable(rows):

@@ -310,6 +310,11 @@ def build_summary(
         "predictions": len(run.predictions),
         "samples": int(run.config.get("samples") or 1),
         "scored_sample": report.sample,
+        "unparsed": sum(
+            1
+            for p in run.predictions
+            if p.extra.get("parse_error") and int(p.extra.get("sample", 0)) == report.sample
+        ),
     }
     embedder = getattr(getattr(scorer, "embedder", None), "identity", None)
     return {

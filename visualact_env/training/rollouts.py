@@ -10,8 +10,9 @@ readable by every other command, plus one file of its own:
   (:class:`visualact_env.envs.scoring.EpisodeScorer`: same embedder, ``tau`` and reward figure
   as ``env.step``), and ``rewards.json`` saying which reward, ``tau`` and embedder were used.
 
-A failed record (``error`` set: an unparseable answer or a crashed request) is scored as an empty
-answer, exactly as the metric and the environment score it; its ``status`` says ``failed``.
+A failed record (``error`` set: a request or model crash) is scored as an empty answer, exactly
+as the metric and the environment score it; its ``status`` says ``failed``. An unparseable answer
+is not a failure: it scores as an empty answer with its ``parse_error`` kept.
 """
 
 from __future__ import annotations
