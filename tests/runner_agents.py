@@ -51,5 +51,7 @@ class FlakyAgent(SlowEchoAgent):
         marker = self.marker_dir / vid
         if vid in self.flaky and not marker.exists():
             marker.write_text("failed once")
-            return AgentOutput(error="RateLimitError: simulated permanent failure after retries", attempts=5)
+            return AgentOutput(
+                error="RateLimitError: simulated permanent failure after retries", attempts=5
+            )
         return super().act(observation, info)

@@ -27,11 +27,27 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _eval_cmd(out: Path, agent: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "visualact_env", "eval", "--agent", agent, "--out", str(out), "--no-html", "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "visualact_env",
+        "eval",
+        "--agent",
+        agent,
+        "--out",
+        str(out),
+        "--no-html",
+        "--no-progress",
+        *extra,
+    ]
 
 
 def _predictions(run: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (run / "predictions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     return [{k: v for k, v in r.items() if k not in VOLATILE_RECORD_FIELDS} for r in rows]
 
 
@@ -51,7 +67,13 @@ def _lines(path: Path) -> int:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "full"
-    subprocess.run(_eval_cmd(out, "py:runner_agents:SlowEchoAgent:0.02"), env=_env(), check=True, capture_output=True, text=True)
+    subprocess.run(
+        _eval_cmd(out, "py:runner_agents:SlowEchoAgent:0.02"),
+        env=_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out
 
 
@@ -77,7 +99,9 @@ def test_existing_run_is_not_overwritten_without_resume(tmp_path):
 def test_resume_with_a_different_config_is_refused(tmp_path):
     out = run_eval(EvalConfig(agent="empty", out=tmp_path / "run", progress=False, reports=False))
     with pytest.raises(RunError, match="config differs"):
-        run_eval(EvalConfig(agent="empty", out=out, frames=4, resume=True, progress=False, reports=False))
+        run_eval(
+            EvalConfig(agent="empty", out=out, frames=4, resume=True, progress=False, reports=False)
+        )
 
 
 @pytest.mark.parametrize("kill_after", [1, 7, "all"])
@@ -85,9 +109,23 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, uninterrupted, 
     total = len(_predictions(uninterrupted))
     want = total if kill_after == "all" else kill_after
     out = tmp_path / "run"
-    proc = subprocess.Popen(_eval_cmd(out, "py:runner_agents:SlowEchoAgent:0.02" if kill_after == "all" else "py:runner_agents:SlowEchoAgent:0.3"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _eval_cmd(
+            out,
+            "py:runner_agents:SlowEchoAgent:0.02"
+            if kill_after == "all"
+            else "py:runner_agents:SlowEchoAgent:0.3",
+        ),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
-    while _lines(out / "predictions.jsonl") < want and proc.poll() is None and time.monotonic() < deadline:
+    while (
+        _lines(out / "predictions.jsonl") < want
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -96,8 +134,14 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, uninterrupted, 
     assert kill_after == "all" or done < total, "the run finished before it could be killed"
 
     # the resumed run must use the identical config, so the agent spec is the same string
-    spec = "py:runner_agents:SlowEchoAgent:0.02" if kill_after == "all" else "py:runner_agents:SlowEchoAgent:0.3"
-    result = subprocess.run(_eval_cmd(out, spec, "--resume"), env=_env(), capture_output=True, text=True)
+    spec = (
+        "py:runner_agents:SlowEchoAgent:0.02"
+        if kill_after == "all"
+        else "py:runner_agents:SlowEchoAgent:0.3"
+    )
+    result = subprocess.run(
+        _eval_cmd(out, spec, "--resume"), env=_env(), capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     resumed = _predictions(out)
     assert len(resumed) == total
@@ -122,7 +166,9 @@ def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     markers.mkdir()
     env = _env(FLAKY_MARKERS=str(markers), FLAKY_IDS="home_pot_boiling_over,safety_person_falling")
     out = tmp_path / "run"
-    first = subprocess.run(_eval_cmd(out, "py:runner_agents:FlakyAgent"), env=env, capture_output=True, text=True)
+    first = subprocess.run(
+        _eval_cmd(out, "py:runner_agents:FlakyAgent"), env=env, capture_output=True, text=True
+    )
     assert first.returncode == 0, first.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["failed"] == 2
@@ -130,7 +176,12 @@ def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     assert failed_ids == {"home_pot_boiling_over", "safety_person_falling"}
     assert "failed" in (out / "report.md").read_text().lower()
 
-    second = subprocess.run(_eval_cmd(out, "py:runner_agents:FlakyAgent", "--resume"), env=env, capture_output=True, text=True)
+    second = subprocess.run(
+        _eval_cmd(out, "py:runner_agents:FlakyAgent", "--resume"),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert second.returncode == 0, second.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["failed"] == 0
@@ -144,10 +195,15 @@ def test_a_failure_can_never_raise_a_score(tmp_path):
     markers.mkdir()
     env = _env(FLAKY_MARKERS=str(markers), FLAKY_IDS="home_pot_boiling_over")
     flaky = tmp_path / "flaky"
-    subprocess.run(_eval_cmd(flaky, "py:runner_agents:FlakyAgent"), env=env, check=True, capture_output=True)
+    subprocess.run(
+        _eval_cmd(flaky, "py:runner_agents:FlakyAgent"), env=env, check=True, capture_output=True
+    )
     rows = {r["video_id"]: r for r in _predictions(flaky)}
     assert rows["home_pot_boiling_over"]["actions"] == []
-    scores = {json.loads(line)["video_id"]: json.loads(line) for line in (flaky / "scores.jsonl").read_text().splitlines()}
+    scores = {
+        json.loads(line)["video_id"]: json.loads(line)
+        for line in (flaky / "scores.jsonl").read_text().splitlines()
+    }
     assert scores["home_pot_boiling_over"]["weighted_f1"] == 0.0
 
 
@@ -156,14 +212,27 @@ def test_shards_partition_the_data_and_merge_to_the_full_run(tmp_path, uninterru
     shards = []
     for i in (1, 2, 3):
         out = tmp_path / f"shard{i}"
-        subprocess.run(_eval_cmd(out, spec, "--shard", f"{i}/3"), env=_env(), check=True, capture_output=True)
+        subprocess.run(
+            _eval_cmd(out, spec, "--shard", f"{i}/3"), env=_env(), check=True, capture_output=True
+        )
         shards.append(out)
     ids = [{r["video_id"] for r in _predictions(s)} for s in shards]
     assert not (ids[0] & ids[1]) and not (ids[1] & ids[2]) and not (ids[0] & ids[2])
     merged = tmp_path / "merged"
     result = subprocess.run(
-        [sys.executable, "-m", "visualact_env", "merge", *map(str, shards), "--out", str(merged), "--no-html"],
-        env=_env(), capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "visualact_env",
+            "merge",
+            *map(str, shards),
+            "--out",
+            str(merged),
+            "--no-html",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert _predictions(merged) == _predictions(uninterrupted)
@@ -171,8 +240,19 @@ def test_shards_partition_the_data_and_merge_to_the_full_run(tmp_path, uninterru
 
     # an incomplete set of shards is refused
     refused = subprocess.run(
-        [sys.executable, "-m", "visualact_env", "merge", str(shards[0]), str(shards[1]), "--out", str(tmp_path / "m2")],
-        env=_env(), capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "visualact_env",
+            "merge",
+            str(shards[0]),
+            str(shards[1]),
+            "--out",
+            str(tmp_path / "m2"),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
     )
     assert refused.returncode == 2 and "missing" in refused.stderr
 
@@ -180,11 +260,29 @@ def test_shards_partition_the_data_and_merge_to_the_full_run(tmp_path, uninterru
 def test_merge_refuses_shards_of_different_runs(tmp_path):
     a = tmp_path / "a"
     b = tmp_path / "b"
-    subprocess.run(_eval_cmd(a, "empty", "--shard", "1/2"), env=_env(), check=True, capture_output=True)
-    subprocess.run(_eval_cmd(b, "empty", "--shard", "2/2", "--frames", "4"), env=_env(), check=True, capture_output=True)
+    subprocess.run(
+        _eval_cmd(a, "empty", "--shard", "1/2"), env=_env(), check=True, capture_output=True
+    )
+    subprocess.run(
+        _eval_cmd(b, "empty", "--shard", "2/2", "--frames", "4"),
+        env=_env(),
+        check=True,
+        capture_output=True,
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "visualact_env", "merge", str(a), str(b), "--out", str(tmp_path / "m")],
-        env=_env(), capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "visualact_env",
+            "merge",
+            str(a),
+            str(b),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert "does not belong" in result.stderr and "sampler" in result.stderr

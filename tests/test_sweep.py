@@ -14,15 +14,30 @@ TESTS = Path(__file__).resolve().parent
 
 
 def _sweep(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "visualact_env", "sweep", "--out", str(out), "--no-progress", "--resamples", "200", *extra]
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "visualact_env",
+        "sweep",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--resamples",
+        "200",
+        *extra,
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sweep")
-    result = _sweep(out, "--agent", "py:runner_agents:SlowEchoAgent:0", "--frames", "2,4", "--taus", "0.5,0.99")
+    result = _sweep(
+        out, "--agent", "py:runner_agents:SlowEchoAgent:0", "--frames", "2,4", "--taus", "0.5,0.99"
+    )
     assert result.returncode == 0, result.stderr
     (out / "stdout.txt").write_text(result.stdout)
     return out
@@ -58,13 +73,21 @@ def test_the_agent_keeps_half_the_truth_so_precision_is_one_and_recall_about_hal
         assert 0.4 < row["recall"] < 0.75
     # a threshold above every paraphrase-free similarity still matches the identical texts
     strict = [r for r in rows if r["tau"] == 0.99]
-    assert all(r["f1"] == pytest.approx(a["f1"]) for r, a in zip(strict, at_half))
+    assert all(r["f1"] == pytest.approx(a["f1"]) for r, a in zip(strict, at_half, strict=True))
 
 
 def test_a_second_sweep_reuses_the_finished_runs(sweep_dir):
     preds = sweep_dir / "frames-2" / "predictions.jsonl"
     before = preds.read_text()
-    result = _sweep(sweep_dir, "--agent", "py:runner_agents:SlowEchoAgent:0", "--frames", "2,4", "--taus", "0.5,0.99")
+    result = _sweep(
+        sweep_dir,
+        "--agent",
+        "py:runner_agents:SlowEchoAgent:0",
+        "--frames",
+        "2,4",
+        "--taus",
+        "0.5,0.99",
+    )
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stderr and "0 to go" in result.stderr
     assert preds.read_text() == before

@@ -30,7 +30,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class DataError(ValueError):
@@ -87,7 +89,9 @@ def _check_actions(
 ) -> tuple[Action, ...]:
     file, lineno = where
     if not isinstance(raw, list):
-        problems.append(Problem(file, lineno, "actions", f"must be a list, got {type(raw).__name__}"))
+        problems.append(
+            Problem(file, lineno, "actions", f"must be a list, got {type(raw).__name__}")
+        )
         return ()
     if ground_truth and not raw:
         problems.append(Problem(file, lineno, "actions", "empty action list"))
@@ -95,7 +99,9 @@ def _check_actions(
     for i, item in enumerate(raw):
         fld = f"actions[{i}]"
         if not isinstance(item, dict):
-            problems.append(Problem(file, lineno, fld, f"must be an object, got {type(item).__name__}"))
+            problems.append(
+                Problem(file, lineno, fld, f"must be an object, got {type(item).__name__}")
+            )
             continue
         text = item.get("text")
         ok = True
@@ -112,7 +118,9 @@ def _check_actions(
             ok = False
         pro = item.get("proactive")
         if (ground_truth or pro is not None) and not isinstance(pro, bool):
-            problems.append(Problem(file, lineno, f"{fld}.proactive", f"must be true or false, got {pro!r}"))
+            problems.append(
+                Problem(file, lineno, f"{fld}.proactive", f"must be true or false, got {pro!r}")
+            )
             ok = False
         if ok:
             out.append(Action(text=text.strip(), apl=apl, proactive=pro))
@@ -154,7 +162,9 @@ def parse_annotations(
             problems.append(Problem(file, lineno, None, err))
             continue
         if not isinstance(obj, dict):
-            problems.append(Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}"))
+            problems.append(
+                Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}")
+            )
             continue
         before = len(problems)
         for key in sorted(set(obj) - known):
@@ -163,19 +173,35 @@ def parse_annotations(
         if not isinstance(vid, str) or not vid:
             problems.append(Problem(file, lineno, "video_id", "must be a non-empty string"))
         elif vid in seen:
-            problems.append(Problem(file, lineno, "video_id", f"duplicate {vid!r} (first on line {seen[vid]})"))
+            problems.append(
+                Problem(file, lineno, "video_id", f"duplicate {vid!r} (first on line {seen[vid]})")
+            )
         else:
             seen[vid] = lineno
         video = obj.get("video")
         if not isinstance(video, str) or not video:
-            problems.append(Problem(file, lineno, "video", "must be a non-empty string (path relative to the annotation file)"))
+            problems.append(
+                Problem(
+                    file,
+                    lineno,
+                    "video",
+                    "must be a non-empty string (path relative to the annotation file)",
+                )
+            )
         else:
             msg = _video_path_problem(root, video)
             if msg and (check_videos or "not found" not in msg):
                 problems.append(Problem(file, lineno, "video", msg))
         scenario = obj.get("scenario")
         if scenario not in SCENARIOS:
-            problems.append(Problem(file, lineno, "scenario", f"unknown scenario {scenario!r}; expected one of {list(SCENARIOS)}"))
+            problems.append(
+                Problem(
+                    file,
+                    lineno,
+                    "scenario",
+                    f"unknown scenario {scenario!r}; expected one of {list(SCENARIOS)}",
+                )
+            )
         if "actions" not in obj:
             problems.append(Problem(file, lineno, "actions", "missing"))
             actions: tuple[Action, ...] = ()
@@ -218,7 +244,9 @@ def parse_predictions(
             problems.append(Problem(file, lineno, None, err))
             continue
         if not isinstance(obj, dict):
-            problems.append(Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}"))
+            problems.append(
+                Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}")
+            )
             continue
         before = len(problems)
         vid = obj.get("video_id")
@@ -227,15 +255,33 @@ def parse_predictions(
             continue
         key = (vid, obj.get("sample"))
         if key in seen:
-            problems.append(Problem(file, lineno, "video_id", f"duplicate prediction for {vid!r} (first on line {seen[key]})"))
+            problems.append(
+                Problem(
+                    file,
+                    lineno,
+                    "video_id",
+                    f"duplicate prediction for {vid!r} (first on line {seen[key]})",
+                )
+            )
         seen.setdefault(key, lineno)
         if benchmark is not None and vid not in benchmark:
             if allow_extra:
                 if warnings is not None:
-                    warnings.append(f"{file}:{lineno}: video_id {vid!r} is not in the annotations; ignored")
+                    warnings.append(
+                        f"{file}:{lineno}: video_id {vid!r} is not in the annotations; ignored"
+                    )
                 continue
-            problems.append(Problem(file, lineno, "video_id", f"{vid!r} is not in the annotations (use --allow-extra to ignore)"))
-        actions = _check_actions(obj.get("actions", []), (file, lineno), problems, ground_truth=False)
+            problems.append(
+                Problem(
+                    file,
+                    lineno,
+                    "video_id",
+                    f"{vid!r} is not in the annotations (use --allow-extra to ignore)",
+                )
+            )
+        actions = _check_actions(
+            obj.get("actions", []), (file, lineno), problems, ground_truth=False
+        )
         error = obj.get("error")
         if error is not None and not isinstance(error, str):
             problems.append(Problem(file, lineno, "error", "must be a string or null"))

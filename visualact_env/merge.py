@@ -33,7 +33,9 @@ def _read_run(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
-                raise RunError(f"{pred_path}:{lineno}: torn record; finish the shard with --resume first") from None
+                raise RunError(
+                    f"{pred_path}:{lineno}: torn record; finish the shard with --resume first"
+                ) from None
     return config, rows
 
 
@@ -61,7 +63,9 @@ def merge_runs(
     count = counts.pop()
     missing = sorted(set(range(1, count + 1)) - set(indices))
     if missing and not allow_partial:
-        raise RunError(f"shard(s) {missing} of {count} are missing (pass --allow-partial to merge anyway)")
+        raise RunError(
+            f"shard(s) {missing} of {count} are missing (pass --allow-partial to merge anyway)"
+        )
 
     seen: dict[tuple[str, int], Path] = {}
     merged: list[dict[str, Any]] = []
@@ -69,7 +73,9 @@ def merge_runs(
         for row in rows:
             key = (row["video_id"], int(row.get("sample", 0)))
             if key in seen:
-                raise RunError(f"{key[0]} (sample {key[1]}) appears in both {seen[key]} and {folder}")
+                raise RunError(
+                    f"{key[0]} (sample {key[1]}) appears in both {seen[key]} and {folder}"
+                )
             seen[key] = folder
             merged.append(row)
 
@@ -78,7 +84,9 @@ def merge_runs(
     config["merged_from"] = [str(f.resolve()) for f, _, _ in runs]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True) + "\n")
-    atomic_write_text(out / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged))
+    atomic_write_text(
+        out / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged)
+    )
     benchmark = run_benchmark(config)
     order_predictions(out / PREDICTIONS_FILE, list(benchmark.records))
 

@@ -169,7 +169,9 @@ class Benchmark:
             wanted = set(scenarios)
             unknown = wanted - set(SCENARIOS)
             if unknown:
-                raise ValueError(f"unknown scenario(s) {sorted(unknown)}; choose from {list(SCENARIOS)}")
+                raise ValueError(
+                    f"unknown scenario(s) {sorted(unknown)}; choose from {list(SCENARIOS)}"
+                )
             keep = tuple(r for r in keep if r.scenario in wanted)
         if video_ids is not None:
             ids = set(video_ids)
@@ -197,7 +199,10 @@ class Prediction:
         return self.error is not None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"video_id": self.video_id, "actions": [a.to_dict() for a in self.actions]}
+        d: dict[str, Any] = {
+            "video_id": self.video_id,
+            "actions": [a.to_dict() for a in self.actions],
+        }
         if self.error is not None:
             d["error"] = self.error
         d.update(self.extra)

@@ -60,6 +60,8 @@ def make_agent(spec: str, **options: Any) -> Any:
             raise ValueError(f"expected py:MODULE:FACTORY[:ARGUMENT], got {spec!r}")
         return _resolve(f"{module}:{attr}")(user_arg or None, **options)
     if name not in _AGENTS:
-        raise ValueError(f"unknown agent {name!r} in spec {spec!r}; known agents: {', '.join(agent_names())}")
+        raise ValueError(
+            f"unknown agent {name!r} in spec {spec!r}; known agents: {', '.join(agent_names())}"
+        )
     factory = _resolve(_AGENTS[name])
     return factory(arg, **options)

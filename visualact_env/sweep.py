@@ -30,7 +30,9 @@ def parse_list(text: str, kind: type) -> list[Any]:
     try:
         values = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"expected a comma-separated list of {kind.__name__}s, got {text!r}") from None
+        raise ValueError(
+            f"expected a comma-separated list of {kind.__name__}s, got {text!r}"
+        ) from None
     if not values:
         raise ValueError(f"empty list {text!r}")
     return values
@@ -55,7 +57,14 @@ def run_sweep(
     scorer = None
     for n in frames:
         run_dir = out / f"frames-{n}"
-        config = replace(base, frames=n, out=run_dir, resume=(run_dir / CONFIG_FILE).exists(), overwrite=False, html=False)
+        config = replace(
+            base,
+            frames=n,
+            out=run_dir,
+            resume=(run_dir / CONFIG_FILE).exists(),
+            overwrite=False,
+            html=False,
+        )
         run_eval(config)
         runs[n] = str(run_dir)
         run = load_run(run_dir)
@@ -101,7 +110,9 @@ def _setting_columns(result: dict[str, Any]) -> list[str]:
     return cols
 
 
-def sweep_table(result: dict[str, Any], *, with_ci: bool = True) -> tuple[list[str], list[list[str]]]:
+def sweep_table(
+    result: dict[str, Any], *, with_ci: bool = True
+) -> tuple[list[str], list[list[str]]]:
     """Header and body of the Table 4 layout (x100, one decimal, CIs in brackets)."""
     setting = _setting_columns(result)
     header = ["Model", *setting, *(label for _, label in TABLE4_FIGURES)]

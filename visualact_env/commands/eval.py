@@ -38,23 +38,70 @@ def _option(text: str) -> tuple[str, object]:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options shared by ``eval``, ``sweep`` and ``train rollouts``."""
-    p.add_argument("--agent", default="retrieval", help="agent spec: retrieval, blind, random, oracle, empty, openai:MODEL[@URL], hf:PATH (default: retrieval)")
-    p.add_argument("--data", default="demo", help="demo (default), synthetic-full, or an annotation .jsonl / folder")
-    p.add_argument("--frame-size", type=_size, default=None, metavar="HxW", help="letterbox frames to this size (default: the clip's own size)")
-    p.add_argument("--frame-rule", choices=["linspace", "centered"], default="linspace", help="frame index rule (default: linspace)")
-    p.add_argument("--scenarios", nargs="+", default=(), metavar="SCENARIO", help="only these scenarios")
+    p.add_argument(
+        "--agent",
+        default="retrieval",
+        help="agent spec: retrieval, blind, random, oracle, empty, openai:MODEL[@URL], hf:PATH (default: retrieval)",
+    )
+    p.add_argument(
+        "--data",
+        default="demo",
+        help="demo (default), synthetic-full, or an annotation .jsonl / folder",
+    )
+    p.add_argument(
+        "--frame-size",
+        type=_size,
+        default=None,
+        metavar="HxW",
+        help="letterbox frames to this size (default: the clip's own size)",
+    )
+    p.add_argument(
+        "--frame-rule",
+        choices=["linspace", "centered"],
+        default="linspace",
+        help="frame index rule (default: linspace)",
+    )
+    p.add_argument(
+        "--scenarios", nargs="+", default=(), metavar="SCENARIO", help="only these scenarios"
+    )
     p.add_argument("--limit", type=int, default=None, help="only the first N videos")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature for model agents")
-    p.add_argument("--max-tokens", type=int, default=None, help="generation budget for model agents")
-    p.add_argument("--prompt", default=None, help="prompt name or template file (default: the built-in prompt)")
+    p.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature for model agents"
+    )
+    p.add_argument(
+        "--max-tokens", type=int, default=None, help="generation budget for model agents"
+    )
+    p.add_argument(
+        "--prompt", default=None, help="prompt name or template file (default: the built-in prompt)"
+    )
     p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
-    p.add_argument("--concurrency", type=int, default=8, help="requests in flight for API agents (default: 8)")
-    p.add_argument("--batch-size", type=int, default=1, help="videos per batch for local models (default: 1)")
+    p.add_argument(
+        "--concurrency", type=int, default=8, help="requests in flight for API agents (default: 8)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=1, help="videos per batch for local models (default: 1)"
+    )
     p.add_argument("--tau", type=float, default=0.5, help="similarity threshold (default: 0.5)")
-    p.add_argument("--embedder", default=None, help="sentence-embedding model name or path (default: all-MiniLM-L6-v2)")
-    p.add_argument("--agent-option", type=_option, action="append", default=[], metavar="KEY=VALUE", help="extra agent option (JSON value), repeatable")
+    p.add_argument(
+        "--embedder",
+        default=None,
+        help="sentence-embedding model name or path (default: all-MiniLM-L6-v2)",
+    )
+    p.add_argument(
+        "--agent-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra agent option (JSON value), repeatable",
+    )
     p.add_argument("--no-html", action="store_true", help="skip report.html")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal only)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: on a terminal only)",
+    )
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object):
@@ -92,11 +139,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_run_arguments(p)
     p.add_argument("--frames", type=int, default=8, help="frames sampled per clip (default: 8)")
-    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<agent>-<data>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (retries failed videos)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="run folder (default: runs/<agent>-<data>-<time>)"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out (retries failed videos)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     p.add_argument("--samples", type=int, default=1, help="proposal lists per video (default: 1)")
-    p.add_argument("--shard", type=_shard, default=None, metavar="I/N", help="run the I-th of N deterministic parts (1-based)")
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="I/N",
+        help="run the I-th of N deterministic parts (1-based)",
+    )
     p.set_defaults(func=run)
 
 
@@ -106,7 +163,14 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         print("error: --resume needs --out RUN_FOLDER", file=sys.stderr)
         return 2
-    config = config_from_args(args, out=args.out, resume=args.resume, overwrite=args.overwrite, samples=args.samples, shard=args.shard)
+    config = config_from_args(
+        args,
+        out=args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        samples=args.samples,
+        shard=args.shard,
+    )
     try:
         out = run_eval(config)
     except RunError as e:

@@ -15,7 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("shards", nargs="+", type=Path, metavar="SHARD_RUN", help="shard run folders")
     p.add_argument("--out", type=Path, required=True, help="merged run folder")
-    p.add_argument("--allow-partial", action="store_true", help="merge even if some shards are missing (their videos count as missing)")
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="merge even if some shards are missing (their videos count as missing)",
+    )
     p.add_argument("--no-html", action="store_true", help="skip report.html")
     p.set_defaults(func=run)
 
@@ -25,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from ..runner import RunError
 
     try:
-        out = merge_runs(args.shards, args.out, allow_partial=args.allow_partial, html=not args.no_html)
+        out = merge_runs(
+            args.shards, args.out, allow_partial=args.allow_partial, html=not args.no_html
+        )
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

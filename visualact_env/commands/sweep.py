@@ -16,17 +16,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run or reuse one evaluation per frame count under --out, score each at every threshold, and print the Table 4 layout (precision, recall, F1, scale score) with bootstrap CIs; writes sweep.json, sweep.md and sweep.png.",
     )
     add_run_arguments(p)
-    p.add_argument("--frames", default="8", help="comma-separated frame counts, e.g. 2,4,8,16 (default: 8)")
-    p.add_argument("--taus", "--tau-list", dest="taus", default=None, help="comma-separated thresholds, e.g. 0.4,0.5,0.6 (default: --tau)")
-    p.add_argument("--out", type=Path, required=True, help="sweep folder (one run folder per frame count inside)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument(
+        "--frames", default="8", help="comma-separated frame counts, e.g. 2,4,8,16 (default: 8)"
+    )
+    p.add_argument(
+        "--taus",
+        "--tau-list",
+        dest="taus",
+        default=None,
+        help="comma-separated thresholds, e.g. 0.4,0.5,0.6 (default: --tau)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="sweep folder (one run folder per frame count inside)",
+    )
+    p.add_argument(
+        "--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..report.tables import terminal_table
     from ..runner import RunError
     from ..sweep import parse_list, run_sweep, sweep_table
-    from ..report.tables import terminal_table
 
     try:
         frames = parse_list(args.frames, int)

@@ -68,7 +68,11 @@ def format_run_summary(summary: dict) -> str:
     lines.append(
         f"{counts.get('scored', 0)} scored, {counts.get('failed', 0)} failed, "
         f"{counts.get('missing', 0)} missing of {counts.get('videos', 0)} videos"
-        + (f" ({counts['unparsed']} answers unparseable, scored as empty)" if counts.get("unparsed") else "")
+        + (
+            f" ({counts['unparsed']} answers unparseable, scored as empty)"
+            if counts.get("unparsed")
+            else ""
+        )
     )
     for f in (summary.get("failures") or [])[:10]:
         lines.append(f"  failed {f['video_id']}: {f['error']}")

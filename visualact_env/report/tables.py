@@ -226,12 +226,18 @@ def grouped_terminal_table(
     """A terminal table with a group header row (scenarios, then Overall) over figure columns."""
     scs = _scenarios_of(rows, scenarios)
     cols = _columns(scs, figures)
-    header = ["Model", *(label for _, (_, label) in zip(cols, list(figures) * (len(scs) + 1)))]
-    body = [[str(r.get("name", "run")), *(fmt_score(_get(r, sc, fig)) for sc, fig in cols)] for r in rows]
+    header = [
+        "Model",
+        *(label for _, (_, label) in zip(cols, list(figures) * (len(scs) + 1), strict=True)),
+    ]
+    body = [
+        [str(r.get("name", "run")), *(fmt_score(_get(r, sc, fig)) for sc, fig in cols)]
+        for r in rows
+    ]
     table = terminal_table(header, body).splitlines()
     widths = [len(h) for h in header]
     for row in body:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
     groups = [" " * widths[0]]
     for g, sc in enumerate([*scs, None]):
         span = widths[1 + g * len(figures) : 1 + (g + 1) * len(figures)]
@@ -240,16 +246,23 @@ def grouped_terminal_table(
     return "\n".join(["  ".join(groups).rstrip(), *table])
 
 
-def table2_terminal(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None = None) -> str:
+def table2_terminal(
+    rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None = None
+) -> str:
     """The paper's Table 2 (Prec./Recall/F1 per scenario and Overall) for a terminal."""
     return grouped_terminal_table(rows, scenarios, TABLE2_FIGURES, SCENARIO_ABBREV)
 
 
-def table3_terminal(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None = None) -> str:
+def table3_terminal(
+    rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None = None
+) -> str:
     """The paper's Table 3 (scale score per scenario and Overall) for a terminal."""
     scs = _scenarios_of(rows, scenarios)
     header = ["Model", *(SCENARIO_ABBREV[sc] for sc in scs), "Overall"]
-    body = [[str(r.get("name", "run")), *(fmt_score(_get(r, sc, "scale_score")) for sc in [*scs, None])] for r in rows]
+    body = [
+        [str(r.get("name", "run")), *(fmt_score(_get(r, sc, "scale_score")) for sc in [*scs, None])]
+        for r in rows
+    ]
     return terminal_table(header, body)
 
 
