@@ -44,12 +44,26 @@ def digest(*parts: str | bytes, length: int = 32) -> str:
     return h.hexdigest()[:length]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers never see a partial file."""
+    """Write ``data`` to ``path`` so that readers never see a partial file.
+
+    The file gets the usual permissions (``0o666`` less the umask), not the private ``0o600``
+    of a temporary file, so reports and caches can be shared.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
