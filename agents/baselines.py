@@ -141,14 +141,9 @@ def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-class RandomAgent(_BenchmarkAgent):
-    """``k`` actions drawn without replacement from the other videos' ground truth.
-
-    Actions whose normalised text equals one of the video's own are excluded too, so the draw
-    can never hit the answer by copying it. Seeded by ``(seed, hash(video_id), sample)``.
-    """
-
-    name = "random"
+class _CountAgent(_BenchmarkAgent):
+    """A baseline proposing ``k`` actions: the spec's argument, else (at :meth:`setup`) the
+    median number of ground-truth actions per video."""
 
     def __init__(self, arg: str | None = None, *, seed: int = 0, **ignored: Any):
         super().__init__(arg, seed=seed, **ignored)
@@ -158,6 +153,22 @@ class RandomAgent(_BenchmarkAgent):
     def setup(self, benchmark: Benchmark, sampler: Any) -> None:
         super().setup(benchmark, sampler)
         self.k = self.k_arg if self.k_arg is not None else _median_count(benchmark)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "k": self.k}
+
+
+class RandomAgent(_CountAgent):
+    """``k`` actions drawn without replacement from the other videos' ground truth.
+
+    Actions whose normalised text equals one of the video's own are excluded too, so the draw
+    can never hit the answer by copying it. Seeded by ``(seed, hash(video_id), sample)``.
+    """
+
+    name = "random"
+
+    def setup(self, benchmark: Benchmark, sampler: Any) -> None:
+        super().setup(benchmark, sampler)
         self._pool = [(r.video_id, a) for r in benchmark for a in r.actions]
 
     def act(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> AgentOutput:
@@ -174,11 +185,8 @@ class RandomAgent(_BenchmarkAgent):
         picks = rng.choice(len(pool), size=k, replace=False) if k else []
         return AgentOutput(actions=tuple(pool[int(i)] for i in picks))
 
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "k": self.k}
 
-
-class BlindAgent(_BenchmarkAgent):
+class BlindAgent(_CountAgent):
     """The ``k`` most frequent actions of the other videos, ignoring the frames.
 
     Texts are grouped by a normalised form (lower case, punctuation removed); each group is
@@ -188,14 +196,8 @@ class BlindAgent(_BenchmarkAgent):
 
     name = "blind"
 
-    def __init__(self, arg: str | None = None, *, seed: int = 0, **ignored: Any):
-        super().__init__(arg, seed=seed, **ignored)
-        self.k_arg = _parse_count(arg, self.name)
-        self.k = 1 if self.k_arg is None else self.k_arg
-
     def setup(self, benchmark: Benchmark, sampler: Any) -> None:
         super().setup(benchmark, sampler)
-        self.k = self.k_arg if self.k_arg is not None else _median_count(benchmark)
         self._counts: Counter[str] = Counter()
         self._first: dict[str, int] = {}
         self._variants: dict[str, Counter[tuple[str, int | None, bool | None]]] = {}
@@ -224,9 +226,6 @@ class BlindAgent(_BenchmarkAgent):
         apl = _most_common(_sum_by(variants, 1))
         proactive = _most_common(_sum_by(variants, 2))
         return Action(text=text, apl=apl, proactive=proactive)
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "k": self.k}
 
 
 def _sum_by(variants: Counter[tuple[Any, ...]], index: int) -> Counter[Any]:

@@ -330,6 +330,8 @@ class HFAgent(Agent):
     ):
         if not model:
             raise ValueError("hf agent needs a model folder or hub id: hf:PATH_OR_HUB_ID")
+        if str(model).startswith(("/", "./", "../")) and not Path(model).is_dir():
+            raise ValueError(f"hf agent: model folder not found: {model}")
         from visualact_env.prompts import DEFAULT_PROMPT, load_prompt
 
         self.model_id = str(model)
@@ -346,7 +348,15 @@ class HFAgent(Agent):
         self.revision = hub_revision(self.model_id, revision)
         self.spec = f"hf:{self.model_id}"
         self.deterministic = not self.settings.do_sample
-        self.processor = load_processor(self.model_id, self.revision)
+        try:
+            self.processor = load_processor(self.model_id, self.revision)
+        except OSError as e:
+            if Path(self.model_id).is_dir():
+                raise
+            raise ValueError(
+                f"hf agent: {self.model_id!r} is not a model folder here, and loading it as a "
+                f"hub id failed: {e}"
+            ) from e
         self.model = load_model(self.model_id, self.device, dtype, self.revision)
         self._fingerprint = weights_fingerprint(self.model_id)
 

@@ -22,3 +22,27 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("VISUALACT_CACHE_DIR", None)
     else:
         os.environ["VISUALACT_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def demo():
+    """The demo benchmark (generated once into the session's cache)."""
+    from visualact_env.datasets import load_benchmark
+
+    return load_benchmark("demo")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real default model; the same instance the environments use by default."""
+    from visualact_env.envs.scoring import shared_embedder
+
+    return shared_embedder()
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    """The metric with the real default model at tau = 0.5."""
+    from visualact_env.metric import Scorer
+
+    return Scorer(tau=0.5)

@@ -16,7 +16,6 @@ from agents.baselines import (
     RetrievalAgent,
     frame_features,
 )
-from visualact_env.datasets import load_benchmark
 from visualact_env.frames import SamplerConfig, letterbox, sample_frames
 from visualact_env.records import Action, Benchmark, VideoRecord
 from visualact_env.registry import make_agent
@@ -25,20 +24,8 @@ SAMPLER = SamplerConfig(num_frames=8)
 
 
 @pytest.fixture(scope="module")
-def demo() -> Benchmark:
-    return load_benchmark("demo")
-
-
-@pytest.fixture(scope="module")
 def frames(demo: Benchmark) -> dict[str, np.ndarray]:
     return {r.video_id: sample_frames(r.path, SAMPLER) for r in demo}
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    from visualact_env.metric import Scorer
-
-    return Scorer()
 
 
 def _run(

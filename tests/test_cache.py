@@ -37,7 +37,9 @@ def test_concurrent_writers_never_expose_a_partial_file(tmp_path):
 
     reader = threading.Thread(target=read)
     reader.start()
-    writers = [threading.Thread(target=cache.atomic_write_bytes, args=(path, p)) for p in payloads * 3]
+    writers = [
+        threading.Thread(target=cache.atomic_write_bytes, args=(path, p)) for p in payloads * 3
+    ]
     for w in writers:
         w.start()
     for w in writers:

@@ -10,25 +10,13 @@ import pytest
 from report_fixtures import make_runs, oracle_predictions, run_config, write_run
 
 from visualact_env.cli import main
-from visualact_env.datasets import load_benchmark
-from visualact_env.metric import Scorer
 from visualact_env.report import CompareError, compare_runs, write_compare
 from visualact_env.report.compare import PUBLISHED_NOTE
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return load_benchmark("demo")
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    return Scorer(tau=0.5)
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory, bench):
-    return make_runs(tmp_path_factory.mktemp("runs"), bench)
+def folders(tmp_path_factory, demo):
+    return make_runs(tmp_path_factory.mktemp("runs"), demo)
 
 
 @pytest.fixture(scope="module")
@@ -63,26 +51,26 @@ def test_explicit_baseline_flips_the_sign(folders, scorer):
     assert comp["name"] == "partial" and comp["figures"]["f1"]["difference"] < 0
 
 
-def test_identical_runs_differ_by_zero(tmp_path, bench, scorer):
-    a = write_run(tmp_path / "a", run_config(bench, "oracle"), oracle_predictions(bench))
-    b = write_run(tmp_path / "b", run_config(bench, "oracle"), oracle_predictions(bench))
+def test_identical_runs_differ_by_zero(tmp_path, demo, scorer):
+    a = write_run(tmp_path / "a", run_config(demo, "oracle"), oracle_predictions(demo))
+    b = write_run(tmp_path / "b", run_config(demo, "oracle"), oracle_predictions(demo))
     res = compare_runs([a, b], scorer=scorer, n_resamples=100)
     assert [r["name"] for r in res["runs"]] == ["oracle [a]", "oracle [b]"]
     d = res["comparisons"][0]["figures"]["f1"]
     assert d["difference"] == 0 and d["p_value"] == 1.0
 
 
-def test_different_data_is_refused_unless_allowed(tmp_path, folders, bench, scorer):
-    other = bench.subset(scenarios=["home_service"])
-    cfg = run_config(bench, "other")
+def test_different_data_is_refused_unless_allowed(tmp_path, folders, demo, scorer):
+    other = demo.subset(scenarios=["home_service"])
+    cfg = run_config(demo, "other")
     cfg["selection"] = {"scenarios": ["home_service"], "limit": None}
-    cfg["data"]["fingerprint"] = bench.fingerprint
+    cfg["data"]["fingerprint"] = demo.fingerprint
     same_data = write_run(tmp_path / "sub", cfg, oracle_predictions(other))
     # same annotations but a different selection: compared, paired difference not possible
     res = compare_runs([folders["partial"], same_data], scorer=scorer, n_resamples=50)
     assert "error" in res["comparisons"][0] and "same videos" in res["comparisons"][0]["error"]
 
-    changed = run_config(bench, "changed", fingerprint="f" * 16)
+    changed = run_config(demo, "changed", fingerprint="f" * 16)
     bad = write_run(tmp_path / "changed", changed, [])
     with pytest.raises(CompareError, match="different data") as err:
         compare_runs([folders["partial"], bad], scorer=scorer)
@@ -133,3 +121,24 @@ def test_compare_command_json_and_out(tmp_path, folders, capsys):
     )
     table = capsys.readouterr().out
     assert "baseline: oracle" in table and "(baseline)" in table
+
+
+def test_published_rows_and_unpaired_runs_show_on_the_terminal(
+    result, tmp_path, folders, demo, scorer
+):
+    from visualact_env.report.compare import format_terminal
+
+    text = format_terminal(result)
+    assert PUBLISHED_NOTE in text
+    assert "Table 2 (published)" in text and "Table 3 (published)" in text
+    gpt = next(ln for ln in text.splitlines() if ln.startswith("GPT-4o (published)"))
+    assert "32.6" in gpt and "36.7" in gpt
+
+    cfg = run_config(demo, "sub")
+    cfg["selection"] = {"scenarios": ["home_service"], "limit": None}
+    sub = write_run(
+        tmp_path / "sub", cfg, oracle_predictions(demo.subset(scenarios=["home_service"]))
+    )
+    res = compare_runs([folders["partial"], sub], scorer=scorer, n_resamples=50)
+    text = format_terminal(res)
+    assert "no paired differences for sub" in text and "the baseline partial" in text

@@ -18,26 +18,12 @@ from gymnasium.utils.env_checker import check_env
 import visualact_env  # noqa: F401  (registers the environments)
 from visualact_env.envs.framestore import shared_store
 from visualact_env.envs.render import contact_sheet
-from visualact_env.envs.scoring import shared_embedder
 from visualact_env.envs.spaces import ACTION_CHARSET, coerce_proposals
 from visualact_env.envs.visualact import VisualActEnv
 from visualact_env.envs.wrappers import TextActionWrapper
 from visualact_env.records import SCENARIOS, Action, Benchmark, VideoRecord
 
 SMALL = {"num_frames": 4, "frame_size": (48, 64)}
-
-
-@pytest.fixture(scope="session")
-def embedder():
-    """The real default model; the same instance the environments use by default."""
-    return shared_embedder()
-
-
-@pytest.fixture(scope="session")
-def demo():
-    from visualact_env.datasets import load_benchmark
-
-    return load_benchmark("demo")
 
 
 @pytest.fixture

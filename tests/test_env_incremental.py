@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 import visualact_env  # noqa: F401  (registers the environments)
 from visualact_env.envs.incremental import VisualActIncrementalEnv
-from visualact_env.envs.scoring import shared_embedder
 from visualact_env.envs.visualact import VisualActEnv
 from visualact_env.records import Action
 
@@ -46,18 +45,6 @@ STEP = st.fixed_dictionaries(
         "proactive": st.integers(0, 1),
     }
 )
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return shared_embedder()
-
-
-@pytest.fixture(scope="module")
-def demo():
-    from visualact_env.datasets import load_benchmark
-
-    return load_benchmark("demo")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import visualact_env  # noqa: F401  (registers the environments)
-from visualact_env.envs.scoring import shared_embedder
 from visualact_env.envs.vector import VisualActVectorEnv
 from visualact_env.envs.visualact import VisualActEnv
 
@@ -40,18 +39,6 @@ class CountingEmbedder:
         texts = list(texts)
         self.calls.append(texts)
         return self.inner.encode(texts)
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return shared_embedder()
-
-
-@pytest.fixture(scope="module")
-def demo():
-    from visualact_env.datasets import load_benchmark
-
-    return load_benchmark("demo")
 
 
 @pytest.fixture(scope="module")

@@ -130,6 +130,15 @@ def test_runner_options_are_accepted(tiny_model):
         make_agent(f"hf:{tiny_model}", temperature=-1)
 
 
+def test_a_missing_model_folder_or_unknown_hub_id_is_a_clear_value_error(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="model folder not found"):
+        make_agent(f"hf:{tmp_path / 'no-such-model'}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="not a model folder here"):
+        make_agent("hf:runs/no-such-checkpoint")
+
+
 def test_an_episode_in_the_environment(greedy_agent, env):
     obs, info = env.reset(seed=0)
     out = greedy_agent.act(obs, info)

@@ -224,3 +224,14 @@ def test_predictions_malformed_records_all_listed(tmp_path: Path, bench: Any) ->
     assert "duplicate prediction for 'b' (first on line 4)" in _one(problems, 6, "video_id").message
     assert "must be an object" in _one(problems, 7, "actions[0]").message
     assert {p.line for p in problems} == {1, 2, 3, 4, 5, 6, 7}
+
+
+def test_a_torn_line_reads_naturally(tmp_path: Path, bench: Any) -> None:
+    # json's own message ends in "at" here; it must not read "starting at at column"
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"video_id": "a', "utf-8")  # a torn last line: no newline
+    problems = _pred_problems(path, bench)
+    (problem,) = problems
+    assert problem.line == 1
+    assert "Unterminated string starting at column 14" in problem.message
+    assert "at at" not in problem.message

@@ -16,9 +16,8 @@ import pytest
 from report_fixtures import FAILED_ERROR, XSS_TEXT, make_runs, run_config, write_run
 
 from visualact_env.cli import main
-from visualact_env.datasets import load_benchmark
 from visualact_env.loading import DataError, parse_annotations, parse_predictions
-from visualact_env.metric import FIGURES, Scorer, score_predictions
+from visualact_env.metric import FIGURES, score_predictions
 from visualact_env.records import SCENARIOS
 from visualact_env.report import write_reports
 from visualact_env.report.html import script_json
@@ -27,27 +26,17 @@ from visualact_env.runner import RunError
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return load_benchmark("demo")
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    return Scorer(tau=0.5)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, bench, scorer):
+def runs(tmp_path_factory, demo, scorer):
     """The oracle and partial runs with their reports written (default scorer from config)."""
-    folders = make_runs(tmp_path_factory.mktemp("runs"), bench)
+    folders = make_runs(tmp_path_factory.mktemp("runs"), demo)
     summaries = {k: write_reports(v, n_resamples=300) for k, v in folders.items()}
     return folders, summaries
 
 
-def test_summary_figures_equal_the_metric_on_the_same_predictions(runs, bench, scorer):
+def test_summary_figures_equal_the_metric_on_the_same_predictions(runs, demo, scorer):
     folders, summaries = runs
-    preds = parse_predictions(folders["partial"] / "predictions.jsonl", bench)
-    expected = score_predictions(bench, preds, scorer).figures()
+    preds = parse_predictions(folders["partial"] / "predictions.jsonl", demo)
+    expected = score_predictions(demo, preds, scorer).figures()
     on_disk = json.loads((folders["partial"] / "summary.json").read_text())
 
     def figs(block):
@@ -71,14 +60,14 @@ def test_oracle_scores_one_everywhere(runs):
     assert s["apl_confusion"]["diagonal"] == s["apl_confusion"]["total"] > 0
 
 
-def test_partial_counts_failures_missing_and_cis(runs, bench):
+def test_partial_counts_failures_missing_and_cis(runs, demo):
     _, summaries = runs
     s = summaries["partial"]
-    assert s["counts"]["videos"] == len(bench)
+    assert s["counts"]["videos"] == len(demo)
     assert s["counts"]["failed"] == 1 and s["counts"]["missing"] == 1
-    assert s["counts"]["scored"] == len(bench) - 2
-    assert s["failures"] == [{"video_id": bench.video_ids[1], "sample": 0, "error": FAILED_ERROR}]
-    assert s["missing"] == [bench.video_ids[-1]]
+    assert s["counts"]["scored"] == len(demo) - 2
+    assert s["failures"] == [{"video_id": demo.video_ids[1], "sample": 0, "error": FAILED_ERROR}]
+    assert s["missing"] == [demo.video_ids[-1]]
     assert 0.0 < s["overall"]["f1"] < 1.0
     for fig in FIGURES:
         lo, hi = s["overall_ci"][fig]
@@ -101,13 +90,13 @@ def test_tau_sweep_is_monotone_and_contains_the_run_tau(runs):
     assert at_run_tau["f1"] == pytest.approx(summaries["partial"]["overall"]["f1"])
 
 
-def test_scores_jsonl_has_one_row_per_video_with_pairs(runs, bench):
+def test_scores_jsonl_has_one_row_per_video_with_pairs(runs, demo):
     folders, _ = runs
     rows = [json.loads(x) for x in (folders["partial"] / "scores.jsonl").read_text().splitlines()]
-    assert [r["video_id"] for r in rows] == bench.video_ids
+    assert [r["video_id"] for r in rows] == demo.video_ids
     statuses = {r["video_id"]: r["status"] for r in rows}
-    assert statuses[bench.video_ids[1]] == "failed"
-    assert statuses[bench.video_ids[-1]] == "missing"
+    assert statuses[demo.video_ids[1]] == "failed"
+    assert statuses[demo.video_ids[-1]] == "missing"
     first = rows[0]
     assert first["pairs"] and {"pred", "gt", "similarity", "weight", "matched"} <= set(
         first["pairs"][0]
@@ -115,7 +104,7 @@ def test_scores_jsonl_has_one_row_per_video_with_pairs(runs, bench):
     assert any(p["matched"] for p in first["pairs"])
 
 
-def test_report_md_has_paper_layouts_failures_and_config(runs, bench):
+def test_report_md_has_paper_layouts_failures_and_config(runs, demo):
     folders, summaries = runs
     md = (folders["partial"] / "report.md").read_text()
     assert "| Model | Dynamic Navigation Prec. | Dynamic Navigation Recall |" in md
@@ -124,7 +113,7 @@ def test_report_md_has_paper_layouts_failures_and_config(runs, bench):
     f1 = fmt_score(summaries["partial"]["overall"]["f1"])
     assert re.search(rf"\| partial \|.*\| {re.escape(f1)} \|$", md, re.M)
     assert "1 failed, 1 missing" in md
-    assert FAILED_ERROR in md and bench.video_ids[-1] in md
+    assert FAILED_ERROR in md and demo.video_ids[-1] in md
     fp = summaries["partial"]["config"]["data"]["fingerprint"]
     for essential in ("prompt version: `test-v1`", "num_frames=4", fp, "tau: 0.5", "visualact"):
         assert essential in md
@@ -146,12 +135,12 @@ class _Links(HTMLParser):
             self.scripts.append(d)
 
 
-def test_html_is_self_contained_and_escapes_model_text(runs, bench):
+def test_html_is_self_contained_and_escapes_model_text(runs, demo):
     folders, _ = runs
     text = (folders["partial"] / "report.html").read_text()
     parser = _Links()
     parser.feed(text)
-    assert parser.cards == len(bench)
+    assert parser.cards == len(demo)
     assert parser.urls and all(u.startswith("data:") for u in parser.urls)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text)
     assert "<link" not in text and "@import" not in text
@@ -183,10 +172,10 @@ def test_plots_are_pngs(runs):
         assert (folders["partial"] / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_missing_clip_is_said_in_its_card(tmp_path, bench, scorer):
+def test_missing_clip_is_said_in_its_card(tmp_path, demo, scorer):
     data = tmp_path / "data"
-    shutil.copytree(Path(bench.path).parent, data)
-    gone = bench.records[0]
+    shutil.copytree(Path(demo.path).parent, data)
+    gone = demo.records[0]
     (data / gone.video).unlink()
     local = parse_annotations(data / "annotations.jsonl", check_videos=False, name="demo")
     folder = write_run(tmp_path / "run", run_config(local, "oracle"), [])
@@ -197,8 +186,8 @@ def test_missing_clip_is_said_in_its_card(tmp_path, bench, scorer):
     assert f"clip not available: {data / gone.video}" in html
 
 
-def test_report_command_rebuilds_and_no_html(tmp_path, bench, capsys):
-    folders = make_runs(tmp_path, bench)
+def test_report_command_rebuilds_and_no_html(tmp_path, demo, capsys):
+    folders = make_runs(tmp_path, demo)
     assert main(["report", str(folders["oracle"]), "--no-html", "--resamples", "50"]) == 0
     out = capsys.readouterr().out
     assert "100.0" in out and "0 failed" in out
@@ -206,18 +195,18 @@ def test_report_command_rebuilds_and_no_html(tmp_path, bench, capsys):
     assert not (folders["oracle"] / "report.html").exists()
 
 
-def test_report_refuses_changed_data(tmp_path, bench):
-    folder = write_run(tmp_path / "run", run_config(bench, "oracle", fingerprint="0" * 16), [])
+def test_report_refuses_changed_data(tmp_path, demo):
+    folder = write_run(tmp_path / "run", run_config(demo, "oracle", fingerprint="0" * 16), [])
     with pytest.raises(RunError, match="fingerprint"):
         write_reports(folder)
     assert main(["report", str(folder)]) == 2
 
 
-def test_bad_prediction_file_names_file_line_and_field(tmp_path, bench, scorer):
-    rows = [{"video_id": bench.video_ids[0], "actions": [{"text": "x", "apl": 9}]}]
-    folder = write_run(tmp_path / "run", run_config(bench, "bad"), rows)
+def test_bad_prediction_file_names_file_line_and_field(tmp_path, demo, scorer):
+    rows = [{"video_id": demo.video_ids[0], "actions": [{"text": "x", "apl": 9}]}]
+    folder = write_run(tmp_path / "run", run_config(demo, "bad"), rows)
     with pytest.raises(DataError) as err:
-        write_reports(folder, bench, scorer)
+        write_reports(folder, demo, scorer)
     assert f"{folder / 'predictions.jsonl'}:1: actions[0].apl" in str(err.value)
 
 
@@ -246,10 +235,10 @@ def test_markdown_tables_rank_top_three_and_dash_undefined():
     assert "**50.0**\u00b9" in t3
 
 
-def test_summary_matches_visualact_score_json(runs, bench, capsys):
+def test_summary_matches_visualact_score_json(runs, demo, capsys):
     folders, summaries = runs
     code = main(
-        ["score", "--annotations", str(bench.path), "--predictions",
+        ["score", "--annotations", str(demo.path), "--predictions",
          str(folders["partial"] / "predictions.jsonl"), "--json"]
     )  # fmt: skip
     assert code == 0

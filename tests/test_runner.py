@@ -286,3 +286,121 @@ def test_merge_refuses_shards_of_different_runs(tmp_path):
     )
     assert result.returncode == 2
     assert "does not belong" in result.stderr and "sampler" in result.stderr
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "visualact_env", *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    ("agent", "message"),
+    [
+        ("retreival", "unknown agent 'retreival'"),
+        ("random:x", "argument must be the number of actions"),
+        ("py:no_such_module:X", "No module named 'no_such_module'"),
+        ("openai:", "needs a model"),
+        ("hf:/no/such/model/folder", "model folder not found"),
+    ],
+)
+def test_a_bad_agent_spec_is_a_clear_error_without_traceback(tmp_path, agent, message):
+    result = _cli("eval", "--agent", agent, "--out", str(tmp_path / "run"), "--no-html")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cannot build agent" in result.stderr and message in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--frames", "0"], "--frames must be >= 1"),
+        (["--samples", "0"], "--samples must be >= 1"),
+        (["--concurrency", "0"], "--concurrency must be >= 1"),
+        (["--tau", "2"], "--tau must be within [-1, 1]"),
+        (["--scenarios", "kitchen"], "unknown scenario(s) ['kitchen']"),
+    ],
+)
+def test_impossible_eval_options_are_refused_before_any_work(tmp_path, option, message):
+    result = _cli("eval", "--agent", "empty", "--out", str(tmp_path / "run"), *option)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and message in result.stderr
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(RunError):
+        run_eval(EvalConfig(agent="empty", out=tmp_path / "api", samples=0))
+
+
+def test_a_plain_agent_subclass_in_the_current_folder_runs_with_the_script(tmp_path):
+    (tmp_path / "my_agents.py").write_text(
+        "from agents.base import Agent, AgentOutput\n"
+        "from visualact_env.records import Action\n\n"
+        "class MyAgent(Agent):\n"
+        "    spec = 'py:my_agents:MyAgent'\n\n"
+        "    def act(self, observation, info):\n"
+        "        return AgentOutput(actions=(Action('Call for help', 3, True),))\n"
+    )
+    script = Path(sys.executable).with_name("visualact")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "visualact_env"]
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [*cmd, "eval", "--agent", "py:my_agents:MyAgent", "--out", "run", "--no-html"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(_predictions(tmp_path / "run")) == 16
+
+
+def test_eval_accepts_every_frame_rule_of_the_sampler(tmp_path):
+    result = _cli("eval", "--agent", "empty", "--out", str(tmp_path / "run"), "--no-html",
+                  "--frame-rule", "linspace-floor")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["sampler"]["rule"] == "linspace-floor"
+
+
+def test_ctrl_c_names_the_resume_command(tmp_path):
+    (tmp_path / "interrupting.py").write_text(
+        "from agents.base import Agent\n\n"
+        "class Interrupting(Agent):\n"
+        "    def act(self, observation, info):\n"
+        "        raise KeyboardInterrupt\n"
+    )
+    out = tmp_path / "run"
+    result = _cli("eval", "--agent", "py:interrupting:Interrupting", "--out", str(out),
+                  "--no-progress", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 130
+    assert f"--out {out} --resume" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_merge_never_overwrites_a_shard_or_another_run(tmp_path):
+    shards = []
+    for i in (1, 2):
+        shard = tmp_path / f"shard{i}"
+        subprocess.run(
+            _eval_cmd(shard, "empty", "--shard", f"{i}/2"),
+            env=_env(),
+            check=True,
+            capture_output=True,
+        )
+        shards.append(str(shard))
+    before = (tmp_path / "shard1" / "predictions.jsonl").read_bytes()
+    into_shard = _cli("merge", *shards, "--out", shards[0], "--no-html", "--overwrite")
+    assert into_shard.returncode == 2 and "is one of the shards" in into_shard.stderr
+    assert (tmp_path / "shard1" / "predictions.jsonl").read_bytes() == before
+
+    merged = tmp_path / "merged"
+    assert _cli("merge", *shards, "--out", str(merged), "--no-html").returncode == 0
+    again = _cli("merge", *shards, "--out", str(merged), "--no-html")
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    replaced = _cli("merge", *shards, "--out", str(merged), "--no-html", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert len(_predictions(merged)) == 16

@@ -190,3 +190,25 @@ def test_warm_command_does_not_import_torch(files, capsys) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0 []", out.stdout + out.stderr
+
+
+def test_a_sample_index_absent_from_the_file_is_warned_about(files, capsys) -> None:
+    ann, pred = files
+    code, out, err = _run(
+        capsys, "--annotations", str(ann), "--predictions", str(pred), "--sample", "5", "--json"
+    )
+    assert code == 0
+    assert "no predictions for --sample 5" in err and "sample(s) 0, 1" in err
+    assert any("--sample 5" in w for w in json.loads(out)["warnings"])
+
+
+def test_a_closed_pipe_is_not_a_traceback(files) -> None:
+    ann, pred = files
+    cmd = [sys.executable, "-m", "visualact_env", "score", "--annotations", str(ann),
+           "--predictions", str(pred), "--json", "--videos"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader went away, like `| head -0`
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert proc.returncode == 141

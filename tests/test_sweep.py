@@ -97,3 +97,10 @@ def test_bad_frame_list_is_a_clear_error(tmp_path):
     result = _sweep(tmp_path, "--frames", "2,four")
     assert result.returncode == 2
     assert "comma-separated list of ints" in result.stderr
+
+
+def test_a_threshold_out_of_range_is_refused_before_any_run(tmp_path):
+    result = _sweep(tmp_path, "--frames", "2", "--taus", "0.5,2")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "within [-1, 1], got 2.0" in result.stderr
+    assert not list(tmp_path.glob("**/frames-*"))

@@ -12,7 +12,6 @@ import pytest
 
 import visualact_env  # noqa: F401 - registers the environments
 from visualact_env.cli import main as cli_main
-from visualact_env.datasets import load_benchmark
 from visualact_env.records import Action
 from visualact_env.testing.tiny_vlm import tiny_vlm_path
 from visualact_env.training.preferences import (
@@ -33,11 +32,6 @@ FRAME = (64, 64)
 @pytest.fixture(scope="session")
 def tiny_model() -> Path:
     return tiny_vlm_path()
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load_benchmark("demo")
 
 
 @pytest.fixture(scope="module")
@@ -285,6 +279,17 @@ def test_cli_full_fine_tune_and_help(tiny_model, pairs, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["train", "mpo", "--help"])
     assert "--loss-weights" in capsys.readouterr().out
+
+
+def test_cli_mpo_with_a_missing_model_is_a_clear_error(pairs, tmp_path, capsys):
+    out = tmp_path / "never"
+    code = cli_main(
+        ["train", "mpo", "--model", str(tmp_path / "no-such-model"), "--pairs", str(pairs),
+         "--out", str(out), "--max-steps", "1"]
+    )  # fmt: skip
+    assert code == 2
+    assert "no-such-model" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_cli_rollouts_and_pairs(tiny_model, tmp_path, capsys):

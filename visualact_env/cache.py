@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,41 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def publish_dir(
+    final: str | os.PathLike[str],
+    build: Callable[[Path], None],
+    finished: Callable[[Path], bool],
+    conflict: str,
+) -> Path:
+    """Build a folder in a temporary sibling with ``build(tmp)``, then rename it to ``final``.
+
+    ``final`` is reused as it is when ``finished(final)`` (``build`` writes what ``finished``
+    checks, e.g. a marker file, last); a non-empty unfinished ``final`` raises
+    ``FileExistsError(conflict)``. If another process publishes a finished folder first, ours
+    is discarded and theirs kept, so a concurrent or interrupted build never leaves a
+    half-written folder behind.
+    """
+    final = Path(final)
+    if finished(final):
+        return final
+    if final.exists() and any(final.iterdir()):
+        raise FileExistsError(conflict)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.build-"))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the published folder is shared
+    try:
+        build(tmp)
+        try:
+            os.rename(tmp, final)  # atomic; replaces an empty folder, fails on a non-empty one
+        except OSError:
+            if not finished(final):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
 
 def atomic_save_npy(path: str | os.PathLike[str], array: np.ndarray) -> Path:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import atomic_write_text, cache_dir
+from .cache import atomic_write_text, cache_dir, publish_dir
+from .loading import write_jsonl
 from .records import SCENARIOS
 
 GENERATOR_VERSION = "2"
@@ -1145,29 +1144,17 @@ def _publish(build: Callable[[Path], None], final: Path, marker: dict[str, objec
     If ``final`` already holds a finished dataset (its marker matches), it is reused. If another
     process publishes first, our copy is discarded and theirs used. Returns the annotation file.
     """
-    ann = final / ANNOTATION_FILE
-    if _is_finished(final, marker):
-        return ann
-    if final.exists() and any(final.iterdir()):
-        raise FileExistsError(
-            f"{final}: folder exists and is not a finished dataset from this generator "
-            "(remove it or choose another folder)"
-        )
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.build-"))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the published folder is shared
-    try:
-        build(tmp)
-        atomic_write_text(tmp / MARKER_FILE, json.dumps(marker, sort_keys=True) + "\n")
-        try:
-            os.rename(tmp, final)  # atomic; replaces an empty folder, fails on a non-empty one
-        except OSError:
-            if not _is_finished(final, marker):
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return ann
+
+    def build_marked(folder: Path) -> None:
+        build(folder)
+        atomic_write_text(folder / MARKER_FILE, json.dumps(marker, sort_keys=True) + "\n")
+
+    conflict = (
+        f"{final}: folder exists and is not a finished dataset from this generator "
+        "(remove it or choose another folder)"
+    )
+    publish_dir(final, build_marked, lambda folder: _is_finished(folder, marker), conflict)
+    return final / ANNOTATION_FILE
 
 
 def _is_finished(folder: Path, marker: dict[str, object]) -> bool:
@@ -1180,11 +1167,6 @@ def _is_finished(folder: Path, marker: dict[str, object]) -> bool:
 
 def _action_rows(actions: Iterable[tuple[str, int, bool]]) -> list[dict[str, object]]:
     return [{"text": t, "apl": a, "proactive": p} for t, a, p in actions]
-
-
-def _write_annotations(folder: Path, rows: list[dict[str, object]]) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    atomic_write_text(folder / ANNOTATION_FILE, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1212,7 +1194,7 @@ def _build_demo(folder: Path) -> None:
     (folder / "videos").mkdir()
     for scene in SCENES:
         write_clip(folder / "videos" / f"{scene.name}.mp4", render_scene(scene), DEMO_FPS)
-    _write_annotations(folder, demo_rows())
+    write_jsonl(folder / ANNOTATION_FILE, demo_rows())
 
 
 def generate_demo(root: str | os.PathLike[str] | None = None) -> Path:
@@ -1408,7 +1390,7 @@ def generate_synthetic(
             for row, scene, var in items:
                 clip = render_scene(scene, var, SYNTH_SIZE, SYNTH_NUM_FRAMES)
                 write_clip(folder / str(row["video"]), clip, SYNTH_FPS)
-        _write_annotations(folder, [row for row, _, _ in items])
+        write_jsonl(folder / ANNOTATION_FILE, [row for row, _, _ in items])
 
     return _publish(build, final, marker)
 

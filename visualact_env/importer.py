@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -857,9 +857,3 @@ def _download_help(repo_id: str, dest: Path, error: Exception) -> str:
         f"copy that folder here, then run\n"
         f"  visualact data import visualactbench/{RELEASE_JSON}"
     )
-
-
-def iter_problems(error: DataError) -> Iterator[str]:
-    """The problems of an error as printable lines."""
-    for p in error.problems:
-        yield str(p)

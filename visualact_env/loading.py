@@ -63,7 +63,12 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | N
             try:
                 yield lineno, json.loads(line), None
             except json.JSONDecodeError as e:
-                yield lineno, None, f"invalid JSON ({e.msg} at column {e.colno})"
+                # some messages already end in "at" ("Unterminated string starting at")
+                yield (
+                    lineno,
+                    None,
+                    f"invalid JSON ({e.msg.removesuffix(' at')} at column {e.colno})",
+                )
 
 
 def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]]) -> Path:
@@ -72,6 +77,23 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]])
 
     text = "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in rows)
     return atomic_write_text(path, text)
+
+
+def _json_objects(path: Path, what: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
+    """``(line_number, object)`` for each JSON object line of ``path``; a line that is not JSON or
+    not an object is added to ``problems``. DataError if the file does not exist."""
+    file = str(path)
+    if not path.is_file():
+        raise DataError([Problem(file, None, None, f"{what} file not found")])
+    for lineno, obj, err in read_jsonl(path):
+        if err:
+            problems.append(Problem(file, lineno, None, err))
+        elif not isinstance(obj, dict):
+            problems.append(
+                Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}")
+            )
+        else:
+            yield lineno, obj
 
 
 def _check_apl(value: Any, allow_none: bool) -> str | None:
@@ -150,22 +172,12 @@ def parse_annotations(
     """
     path = Path(path)
     file = str(path)
-    if not path.is_file():
-        raise DataError([Problem(file, None, None, "annotation file not found")])
     root = path.parent
     problems: list[Problem] = []
     records: list[VideoRecord] = []
     seen: dict[str, int] = {}
     known = {"video_id", "video", "scenario", "actions", "source"}
-    for lineno, obj, err in read_jsonl(path):
-        if err:
-            problems.append(Problem(file, lineno, None, err))
-            continue
-        if not isinstance(obj, dict):
-            problems.append(
-                Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}")
-            )
-            continue
+    for lineno, obj in _json_objects(path, "annotation", problems):
         before = len(problems)
         for key in sorted(set(obj) - known):
             problems.append(Problem(file, lineno, key, f"unknown field (expected {sorted(known)})"))
@@ -234,20 +246,10 @@ def parse_predictions(
     """
     path = Path(path)
     file = str(path)
-    if not path.is_file():
-        raise DataError([Problem(file, None, None, "prediction file not found")])
     problems: list[Problem] = []
     preds: list[Prediction] = []
     seen: dict[tuple[str, Any], int] = {}
-    for lineno, obj, err in read_jsonl(path):
-        if err:
-            problems.append(Problem(file, lineno, None, err))
-            continue
-        if not isinstance(obj, dict):
-            problems.append(
-                Problem(file, lineno, None, f"must be a JSON object, got {type(obj).__name__}")
-            )
-            continue
+    for lineno, obj in _json_objects(path, "prediction", problems):
         before = len(problems)
         vid = obj.get("video_id")
         if not isinstance(vid, str) or not vid:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import atomic_write_text
+from .loading import read_jsonl, write_jsonl
 from .runner import (
     CONFIG_FILE,
     PREDICTIONS_FILE,
@@ -27,23 +28,37 @@ def _read_run(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     rows = []
     pred_path = folder / PREDICTIONS_FILE
     if pred_path.exists():
-        for lineno, line in enumerate(pred_path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+        for lineno, row, err in read_jsonl(pred_path):
+            if err:
                 raise RunError(
                     f"{pred_path}:{lineno}: torn record; finish the shard with --resume first"
-                ) from None
+                )
+            rows.append(row)
     return config, rows
 
 
 def merge_runs(
-    shards: Sequence[Path], out: Path, *, allow_partial: bool = False, html: bool = True
+    shards: Sequence[Path],
+    out: Path,
+    *,
+    allow_partial: bool = False,
+    html: bool = True,
+    overwrite: bool = False,
 ) -> Path:
-    """Check that ``shards`` are parts of one run, combine them into ``out`` and write reports."""
+    """Check that ``shards`` are parts of one run, combine them into ``out`` and write reports.
+
+    ``out`` may not be one of the shards, and an existing run in ``out`` is replaced only with
+    ``overwrite=True``.
+    """
+    out = Path(out)
     runs = [(Path(s), *_read_run(Path(s))) for s in shards]
+    for folder, _, _ in runs:
+        if out.resolve() == folder.resolve():
+            raise RunError(f"--out {out} is one of the shards; choose another folder")
+    if (out / CONFIG_FILE).exists() and not overwrite:
+        raise RunError(
+            f"{out} already holds a run; pass --overwrite to replace it or choose another --out"
+        )
     first_dir, first, _ = runs[0]
     counts = set()
     indices: dict[int, Path] = {}
@@ -84,9 +99,7 @@ def merge_runs(
     config["merged_from"] = [str(f.resolve()) for f, _, _ in runs]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True) + "\n")
-    atomic_write_text(
-        out / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged)
-    )
+    write_jsonl(out / PREDICTIONS_FILE, merged)
     benchmark = run_benchmark(config)
     order_predictions(out / PREDICTIONS_FILE, list(benchmark.records))
 

@@ -12,6 +12,8 @@ registering it: ``visualact eval --agent py:my_agents:MyAgent``.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
 
 _AGENTS: dict[str, str] = {
@@ -58,10 +60,21 @@ def make_agent(spec: str, **options: Any) -> Any:
         attr, _, user_arg = rest.partition(":")
         if not module or not attr:
             raise ValueError(f"expected py:MODULE:FACTORY[:ARGUMENT], got {spec!r}")
-        return _resolve(f"{module}:{attr}")(user_arg or None, **options)
+        # like ``python -m``: a module in the current folder is found by the ``visualact`` script too
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        factory = _resolve(f"{module}:{attr}")
+        if isinstance(factory, type) and factory.__init__ is object.__init__:
+            if user_arg:
+                raise ValueError(
+                    f"{module}.{attr} takes no argument (it has no __init__), got {user_arg!r}"
+                )
+            return factory()  # an Agent subclass without __init__: nothing to pass it
+        return factory(user_arg or None, **options)
     if name not in _AGENTS:
         raise ValueError(
             f"unknown agent {name!r} in spec {spec!r}; known agents: {', '.join(agent_names())}"
+            " (or py:MODULE:FACTORY for your own)"
         )
     factory = _resolve(_AGENTS[name])
     return factory(arg, **options)

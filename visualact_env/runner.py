@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import atomic_write_text
+from .loading import read_jsonl, write_jsonl
 from .records import Benchmark, VideoRecord
 
 CONFIG_FILE = "config.json"
@@ -123,13 +124,28 @@ class EvalConfig:
     )
 
 
+def check_config(config: EvalConfig) -> None:
+    """Reject impossible settings before any work is done (and before a run folder exists)."""
+    for name in ("frames", "samples", "batch_size", "concurrency"):
+        value = getattr(config, name)
+        if value < 1:
+            raise RunError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if config.limit is not None and config.limit < 0:
+        raise RunError(f"--limit must be >= 0, got {config.limit}")
+    if not -1.0 <= config.tau <= 1.0:
+        raise RunError(f"--tau must be within [-1, 1], got {config.tau}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Selection
 
 
 def select_records(benchmark: Benchmark, config: EvalConfig) -> list[VideoRecord]:
     """The videos of this run: scenario filter, then ``limit``, then the shard's part."""
-    records = list(benchmark.subset(config.scenarios or None).records)
+    try:
+        records = list(benchmark.subset(config.scenarios or None).records)
+    except ValueError as e:
+        raise RunError(str(e)) from e
     if config.limit is not None:
         records = records[: config.limit]
     if config.shard is not None:
@@ -289,7 +305,7 @@ def recover_predictions(path: Path) -> list[dict[str, Any]]:
         seen.add(key)
         rows.append(row)
     if dropped or not data.endswith(b"\n") and data:
-        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_jsonl(path, rows)
     return rows
 
 
@@ -310,12 +326,14 @@ class PredictionWriter:
 
 def order_predictions(path: Path, records: Sequence[VideoRecord]) -> None:
     """Rewrite the finished predictions file in benchmark order, then by sample."""
-    rows = [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    rows = []
+    for lineno, row, err in read_jsonl(path):
+        if err:
+            raise RunError(f"{path}:{lineno}: {err}")
+        rows.append(row)
     position = {r.video_id: i for i, r in enumerate(records)}
     rows.sort(key=lambda r: (position.get(r["video_id"], len(position)), int(r.get("sample", 0))))
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_jsonl(path, rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,6 +529,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     from .registry import make_agent
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    check_config(config)
     benchmark = load_benchmark(config.data)
     records = select_records(benchmark, config)
     if not records:
@@ -526,7 +545,10 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
             options[key] = value
     options.setdefault("seed", config.seed)
     options.setdefault("concurrency", config.concurrency)
-    agent = make_agent(config.agent, **options)
+    try:
+        agent = make_agent(config.agent, **options)
+    except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
+        raise RunError(f"cannot build agent {config.agent!r}: {e}") from e
     try:
         agent.setup(benchmark, sampler)
         embedder_id = Embedder(config.embedder).identity
@@ -562,6 +584,9 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
                 asyncio.run(_act_async(agent, tasks, sampler, config.concurrency, emit))
             else:
                 _act_sync(agent, tasks, sampler, config.batch_size, emit)
+        except KeyboardInterrupt:
+            log(f"interrupted: rerun the same command with --out {out} --resume to finish it")
+            raise
         finally:
             writer.close()
             progress.close()

@@ -10,7 +10,7 @@ reproducible from ``seed``. See METRICS.md for the definitions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -97,9 +97,24 @@ def _interval(draws: np.ndarray, confidence: float) -> tuple[float | None, float
     return float(low), float(high)
 
 
-def _rows(report: ScoreReport) -> list[tuple[str, str | None]]:
-    """(key, scenario) of the output rows: each scenario, then overall (the last array row)."""
-    return [(s, s) for s in report.scenarios] + [("overall", None)]
+def _result(
+    report: ScoreReport,
+    entry: Callable[[int, int], dict[str, float | None]],
+    n_resamples: int,
+    seed: int,
+    confidence: float,
+    method: str,
+) -> IntervalResult:
+    """An :class:`IntervalResult` holding ``entry(i, k)`` for every figure ``k`` of every output
+    row ``i``: each scenario of ``report``, then overall (the last array row)."""
+    out = IntervalResult({}, {}, n_resamples, seed, confidence, method)
+    for i, scenario in enumerate([*report.scenarios, None]):
+        row = {fig: entry(i, k) for k, fig in enumerate(FIGURES)}
+        if scenario is None:
+            out.overall = row
+        else:
+            out.scenarios[scenario] = row
+    return out
 
 
 def bootstrap_ci(
@@ -113,26 +128,15 @@ def bootstrap_ci(
     _check_resampling(n_resamples, confidence)
     estimate = report.figure_array()
     (draws,) = _resampled_figures([report], n_resamples, seed)
-    out = IntervalResult(
-        {},
-        {},
-        n_resamples,
-        seed,
-        confidence,
-        "percentile bootstrap over videos, stratified by scenario",
-    )
-    for i, (key, scenario) in enumerate(_rows(report)):
-        row = {}
-        for k, fig in enumerate(FIGURES):
-            low, high = _interval(draws[:, i, k], confidence)
-            finite = draws[:, i, k][~np.isnan(draws[:, i, k])]
-            se = float(finite.std(ddof=1)) if finite.size > 1 else None
-            row[fig] = {"estimate": _num(estimate[i, k]), "low": low, "high": high, "se": se}
-        if scenario is None:
-            out.overall = row
-        else:
-            out.scenarios[key] = row
-    return out
+
+    def entry(i: int, k: int) -> dict[str, float | None]:
+        low, high = _interval(draws[:, i, k], confidence)
+        finite = draws[:, i, k][~np.isnan(draws[:, i, k])]
+        se = float(finite.std(ddof=1)) if finite.size > 1 else None
+        return {"estimate": _num(estimate[i, k]), "low": low, "high": high, "se": se}
+
+    method = "percentile bootstrap over videos, stratified by scenario"
+    return _result(report, entry, n_resamples, seed, confidence, method)
 
 
 def _aligned_copy(report_a: ScoreReport, report_b: ScoreReport) -> ScoreReport:
@@ -188,31 +192,20 @@ def paired_comparison(
     est_a, est_b = report_a.figure_array(), report_b.figure_array()
     draws_a, draws_b = _resampled_figures([report_a, report_b], n_resamples, seed)
     diffs = draws_a - draws_b
-    out = IntervalResult(
-        {},
-        {},
-        n_resamples,
-        seed,
-        confidence,
-        "paired percentile bootstrap over videos, stratified by scenario",
-    )
-    for i, (key, scenario) in enumerate(_rows(report_a)):
-        row = {}
-        for k, fig in enumerate(FIGURES):
-            low, high = _interval(diffs[:, i, k], confidence)
-            row[fig] = {
-                "a": _num(est_a[i, k]),
-                "b": _num(est_b[i, k]),
-                "difference": _num(est_a[i, k] - est_b[i, k]),
-                "low": low,
-                "high": high,
-                "p_value": _p_value(diffs[:, i, k]),
-            }
-        if scenario is None:
-            out.overall = row
-        else:
-            out.scenarios[key] = row
-    return out
+
+    def entry(i: int, k: int) -> dict[str, float | None]:
+        low, high = _interval(diffs[:, i, k], confidence)
+        return {
+            "a": _num(est_a[i, k]),
+            "b": _num(est_b[i, k]),
+            "difference": _num(est_a[i, k] - est_b[i, k]),
+            "low": low,
+            "high": high,
+            "p_value": _p_value(diffs[:, i, k]),
+        }
+
+    method = "paired percentile bootstrap over videos, stratified by scenario"
+    return _result(report_a, entry, n_resamples, seed, confidence, method)
 
 
 def tau_sweep(

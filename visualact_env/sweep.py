@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import atomic_write_bytes, atomic_write_text
+from .report.tables import fmt_score
 from .runner import CONFIG_FILE, EvalConfig, run_eval
 
 TABLE4_FIGURES: tuple[tuple[str, str], ...] = (
@@ -97,10 +98,6 @@ def run_sweep(
     return result
 
 
-def _fmt(value: float | None) -> str:
-    return "\u2013" if value is None else f"{100 * value:.1f}"
-
-
 def _setting_columns(result: dict[str, Any]) -> list[str]:
     cols = []
     if len(result["frames"]) > 1 or len(result["taus"]) == 1:
@@ -124,10 +121,10 @@ def sweep_table(
         if "tau" in setting:
             cells.append(f"{row['tau']:.2f}")
         for fig, _ in TABLE4_FIGURES:
-            text = _fmt(row[fig])
+            text = fmt_score(row[fig])
             lo, hi = row[f"{fig}_ci"]
             if with_ci and lo is not None:
-                text += f" [{_fmt(lo)}, {_fmt(hi)}]"
+                text += f" [{fmt_score(lo)}, {fmt_score(hi)}]"
             cells.append(text)
         body.append(cells)
     return header, body

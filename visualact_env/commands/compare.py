@@ -60,10 +60,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         print(format_terminal(result))
-        if args.published:
-            print(
-                f"(--published: the paper's rows are in compare.md/.html: {result['published']['note']})"
-            )
     if args.out:
         paths = write_compare(result, args.out)
         if not args.json:

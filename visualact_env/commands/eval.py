@@ -57,7 +57,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--frame-rule",
-        choices=["linspace", "centered"],
+        choices=["linspace", "linspace-floor", "centered"],  # frames.RULES (not imported: slow)
         default="linspace",
         help="frame index rule (default: linspace)",
     )

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="merge even if some shards are missing (their videos count as missing)",
     )
     p.add_argument("--no-html", action="store_true", help="skip report.html")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.set_defaults(func=run)
 
 
@@ -30,7 +31,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         out = merge_runs(
-            args.shards, args.out, allow_partial=args.allow_partial, html=not args.no_html
+            args.shards,
+            args.out,
+            allow_partial=args.allow_partial,
+            html=not args.no_html,
+            overwrite=args.overwrite,
         )
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -12,19 +12,6 @@ import json
 import sys
 from typing import Any
 
-SHORT_TITLES = {
-    "dynamic_navigation": "Dynamic Navigation",
-    "home_service": "Home Service",
-    "safety_monitoring": "Safety and Monitoring",
-    "human_machine_interaction": "Human-Mach. Inter.",
-}
-ABBREV = {
-    "dynamic_navigation": "DN.",
-    "home_service": "HS.",
-    "safety_monitoring": "SM.",
-    "human_machine_interaction": "HMI.",
-}
-
 
 def register(subparsers: Any) -> None:
     """Add the ``score`` sub-command."""
@@ -66,20 +53,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _load_benchmark(spec: str) -> Any:
-    """An annotation file, or a named benchmark (``demo``, ...) when ``datasets`` provides it."""
-    import importlib.util
-    from pathlib import Path
-
-    from ..loading import parse_annotations
-
-    if Path(spec).is_file() or importlib.util.find_spec("visualact_env.datasets") is None:
-        return parse_annotations(spec, check_videos=False)
-    from ..datasets import load_benchmark
-
-    return load_benchmark(spec, check_videos=False)
-
-
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{100.0 * value:.1f}"
 
@@ -102,8 +75,10 @@ def _groups(figs: dict[str, Any]) -> list[tuple[str | None, dict[str, Any] | Non
 
 def table2(figs: dict[str, Any], label: str, names: tuple[str, str, str], heads: list[str]) -> str:
     """Three figures per scenario and overall, in the layout of the paper's Table 2."""
+    from ..report.tables import SCENARIO_SHORT_TITLES
+
     groups = _groups(figs)
-    titles = [SHORT_TITLES[s] if s else "Overall" for s, _ in groups]
+    titles = [SCENARIO_SHORT_TITLES[s] if s else "Overall" for s, _ in groups]
     group_row = [""]
     head_row = ["Model"]
     body = [label]
@@ -123,8 +98,10 @@ def table2(figs: dict[str, Any], label: str, names: tuple[str, str, str], heads:
 
 def table3(figs: dict[str, Any], label: str, name: str = "scale_score") -> str:
     """One figure per scenario and overall, in the layout of the paper's Table 3."""
+    from ..report.tables import SCENARIO_ABBREV
+
     groups = _groups(figs)
-    header = ["Model", *(ABBREV[s] if s else "Overall" for s, _ in groups)]
+    header = ["Model", *(SCENARIO_ABBREV[s] if s else "Overall" for s, _ in groups)]
     row = [label, *(_fmt(b[name]) if b else "-" for _, b in groups)]
     return _table(header, [row])
 
@@ -178,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     """Load, score, print; exit status 2 on bad input (with a message naming the problem)."""
     from pathlib import Path
 
+    from ..datasets import load_benchmark
     from ..embedding import Embedder, EmbeddingModelError
     from ..loading import parse_predictions
     from ..metric import Scorer, score_predictions
@@ -185,11 +163,17 @@ def run(args: argparse.Namespace) -> int:
     if not -1.0 <= args.tau <= 1.0:
         print(f"error: --tau must be within [-1, 1], got {args.tau}", file=sys.stderr)
         return 2
-    benchmark = _load_benchmark(args.annotations)
+    benchmark = load_benchmark(args.annotations, check_videos=False)
     warnings: list[str] = []
     predictions = parse_predictions(
         args.predictions, benchmark, allow_extra=args.allow_extra, warnings=warnings
     )
+    present = sorted({int(p.extra.get("sample") or 0) for p in predictions})
+    if present and args.sample not in present:
+        warnings.append(
+            f"{args.predictions} has no predictions for --sample {args.sample} "
+            f"(it holds sample(s) {', '.join(map(str, present))}): every video counts as missing"
+        )
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     try:

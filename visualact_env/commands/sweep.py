@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         frames = parse_list(args.frames, int)
         taus = parse_list(args.taus, float) if args.taus else None
+        for tau in taus or ():
+            if not -1.0 <= tau <= 1.0:
+                raise ValueError(f"--taus: each threshold must be within [-1, 1], got {tau}")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

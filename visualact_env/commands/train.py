@@ -191,7 +191,7 @@ def run_mpo(args: argparse.Namespace) -> int:
         out = train_mpo(config)
     except MissingTrainExtra as e:
         return _missing_extra(e)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # OSError: a --model that is neither a folder nor cached
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"saved {out} (load it with --agent hf:{out})")

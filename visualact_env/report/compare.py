@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_bytes, atomic_write_text
+from ..metric import FIGURES, score_predictions
 from ..records import SCENARIOS
 from .summary import (
     agent_label,
-    figure_names,
     load_config,
     load_run,
     make_scorer,
@@ -37,7 +37,9 @@ from .tables import (
     fmt_score,
     proactive_markdown,
     table2_markdown,
+    table2_terminal,
     table3_markdown,
+    table3_terminal,
     terminal_table,
 )
 
@@ -91,7 +93,7 @@ def _diff_block(paired: Mapping[str, Any]) -> dict[str, Any]:
     overall = part(paired, "overall")
     return {
         fig: {k: overall[fig][k] for k in ("difference", "low", "high", "p_value")}
-        for fig in figure_names()
+        for fig in FIGURES
     }
 
 
@@ -106,7 +108,6 @@ def compare_runs(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Score and compare runs; return the comparison document (see the module docstring)."""
-    from ..metric import score_predictions
     from ..stats import bootstrap_ci, paired_comparison
 
     dirs = [Path(d) for d in run_dirs]
@@ -167,7 +168,9 @@ def compare_runs(
                 )
                 entry["figures"] = _diff_block(paired)
             except ValueError as e:
-                entry["error"] = str(e)
+                entry["error"] = (
+                    f"{e} (first: {row['name']}, second: the baseline {rows[base]['name']})"
+                )
         comparisons.append(entry)
     result: dict[str, Any] = {
         "baseline": rows[base]["name"],
@@ -258,6 +261,22 @@ def format_terminal(result: Mapping[str, Any]) -> str:
         "baseline, paired bootstrap over videos stratified by scenario"
     )
     lines.extend(f"warning: {w}" for w in result.get("warnings") or [])
+    lines.extend(
+        f"no paired differences for {c['name']}: {c['error']}"
+        for c in result.get("comparisons") or []
+        if c.get("error")
+    )
+    pub = result.get("published")
+    if pub:
+        lines += [
+            "",
+            f"Paper: {pub['note']}",
+            "Table 2 (published): precision, recall, F1 (x100)",
+            table2_terminal(pub["2"], SCENARIOS),
+            "",
+            "Table 3 (published): scale score (x100)",
+            table3_terminal(pub["3"], SCENARIOS),
+        ]
     return "\n".join(lines)
 
 

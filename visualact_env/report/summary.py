@@ -28,41 +28,18 @@ from typing import Any
 
 from ..cache import atomic_write_text
 from ..loading import DataError, Problem, parse_predictions, write_jsonl
+from ..metric import FIGURES, Scorer, score_predictions
 from ..records import APL_LEVELS, SCENARIOS, Benchmark, Prediction
+from ..runner import CONFIG_FILE, PREDICTIONS_FILE, SUMMARY_FILE, run_benchmark
 
-CONFIG_FILE = "config.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-SUMMARY_FILE = "summary.json"
 SCORES_FILE = "scores.jsonl"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 PLOTS_DIR = "plots"
 
-FALLBACK_FIGURES: tuple[str, ...] = (
-    "precision",
-    "recall",
-    "f1",
-    "weighted_precision",
-    "weighted_recall",
-    "weighted_f1",
-    "scale_score",
-    "proactive_recall",
-    "reactive_recall",
-    "proactive_share",
-)
 SWEEP_TAUS: tuple[float, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 CONFIDENCE = 0.95
 THUMB_HEIGHT = 72
-
-
-def figure_names() -> tuple[str, ...]:
-    """The metric's figure names, in order (``visualact_env.metric.FIGURES``)."""
-    try:
-        from ..metric import FIGURES
-
-        return tuple(FIGURES)
-    except ImportError:  # pragma: no cover - only while the metric module is absent
-        return FALLBACK_FIGURES
 
 
 @dataclass
@@ -97,8 +74,6 @@ def load_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 def resolve_benchmark(config: Mapping[str, Any]) -> Benchmark:
     """The benchmark a run was made on (its data, selection and shard), checked by fingerprint."""
-    from ..runner import run_benchmark
-
     return run_benchmark(dict(config))
 
 
@@ -125,7 +100,6 @@ def load_run(run_dir: str | os.PathLike[str], benchmark: Benchmark | None = None
 def make_scorer(config: Mapping[str, Any]) -> Any:
     """A :class:`visualact_env.metric.Scorer` with the run's embedding model and tau."""
     from ..embedding import Embedder
-    from ..metric import Scorer
 
     model = (config.get("eval_config") or {}).get("embedder")
     return Scorer(Embedder(model), tau=float(config["tau"]))
@@ -252,7 +226,7 @@ def tau_sweep_rows(
     rows = []
     for tau, rep in sorted(reports.items()):
         overall = rep.figures()["overall"]
-        rows.append({"tau": tau, **{f: _clean(overall[f]) for f in figure_names()}})
+        rows.append({"tau": tau, **{f: _clean(overall[f]) for f in FIGURES}})
     return rows
 
 
@@ -321,7 +295,7 @@ def build_summary(
         "run_dir": str(run.run_dir),
         "agent_label": agent_label(run.config),
         "prompt_version": prompt_version(run.config),
-        "figures": list(figure_names()),
+        "figures": list(FIGURES),
         "overall": figs["overall"],
         "scenarios": {sc: figs["scenarios"][sc] for sc in SCENARIOS if sc in figs["scenarios"]},
         **ci,
@@ -401,7 +375,7 @@ def video_entries(
                 "sample": row["sample"],
                 "status": status,
                 "error": pred.error if pred is not None else None,
-                "figures": {f: row[f] for f in figure_names() if f in row},
+                "figures": {f: row[f] for f in FIGURES if f in row},
                 "pairs": row["pairs"],
                 "gt": [a.to_dict() for a in record.actions],
                 "pred": [a.to_dict() for a in pred.actions] if pred is not None else [],
@@ -444,7 +418,6 @@ def write_reports(
     ``benchmark`` defaults to the run's own data (resolved and fingerprint-checked from
     ``config.json``), ``scorer`` to the run's embedding model and tau.
     """
-    from ..metric import score_predictions
     from .tables import render_run_markdown
 
     run = load_run(run_dir, benchmark)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from ..cache import publish_dir
 
 BUILD_VERSION = "2"
 """Bump when the recipe changes, so cached folders from an older recipe are rebuilt."""
@@ -213,27 +213,11 @@ def build_tiny_vlm(path: str | os.PathLike[str], seed: int = 0) -> Path:
     the same recipe and seed is returned as is.
     """
     path = Path(path)
-    if is_built(path, seed):
-        return path
-    if path.exists() and any(path.iterdir()):
-        raise FileExistsError(
-            f"{path} exists and does not hold a tiny model of build {BUILD_VERSION}, seed {seed}; "
-            "choose an empty or new folder"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        _write(tmp, seed)
-        if path.exists():
-            path.rmdir()  # empty: checked above
-        try:
-            os.replace(tmp, path)
-        except OSError:
-            if not is_built(path, seed):  # another process won the race with a good folder?
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    conflict = (
+        f"{path} exists and does not hold a tiny model of build {BUILD_VERSION}, seed {seed}; "
+        "choose an empty or new folder"
+    )
+    return publish_dir(path, lambda tmp: _write(tmp, seed), lambda p: is_built(p, seed), conflict)
 
 
 def tiny_vlm_path(seed: int = 0) -> Path:

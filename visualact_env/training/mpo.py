@@ -154,9 +154,9 @@ def train_mpo(config: MPOConfig) -> Path:
     from agents.hf_agent import load_processor
 
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     train = datasets.load_from_disk(str(config.pairs))
     processor = load_processor(config.model)
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to load
     trainer = DPOTrainer(
         model=config.model,
         args=dpo_config(config, str(out / "trainer")),

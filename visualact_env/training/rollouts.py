@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_text
+from ..loading import read_jsonl, write_jsonl
 from ..records import Action, Benchmark, as_actions
 
 REWARDS_FILE = "rewards.jsonl"
@@ -142,24 +143,14 @@ def run_rollouts(
 
 def read_run(folder: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], Benchmark]:
     """A run folder's config, prediction records and benchmark (checked by fingerprint)."""
-    from ..runner import CONFIG_FILE, PREDICTIONS_FILE, run_benchmark
+    from ..report.summary import load_run
+    from ..runner import CONFIG_FILE
 
     folder = Path(folder)
-    config_path = folder / CONFIG_FILE
-    if not config_path.is_file():
+    if not (folder / CONFIG_FILE).is_file():
         raise FileNotFoundError(f"{folder} is not a rollout folder: {CONFIG_FILE} is missing")
-    run_config = json.loads(config_path.read_text(encoding="utf-8"))
-    predictions_path = folder / PREDICTIONS_FILE
-    rows = []
-    if predictions_path.is_file():
-        from ..loading import parse_predictions
-
-        benchmark = run_benchmark(run_config)
-        preds = parse_predictions(predictions_path, benchmark)
-        rows = [p.to_dict() for p in preds]
-    else:
-        benchmark = run_benchmark(run_config)
-    return run_config, rows, benchmark
+    run = load_run(folder)
+    return run.config, [p.to_dict() for p in run.predictions], run.benchmark
 
 
 def score_rollouts(
@@ -196,8 +187,7 @@ def score_rollouts(
                 "status": "failed" if row.get("error") else "scored",
             }
         )
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out_rows)
-    atomic_write_text(folder / REWARDS_FILE, text)
+    write_jsonl(folder / REWARDS_FILE, out_rows)
     meta = {
         "reward": reward,
         "tau": tau,
@@ -224,10 +214,10 @@ def load_rollouts(folder: str | Path) -> tuple[list[Rollout], dict[str, Any], Be
         print(f"scoring {folder} (no up-to-date {REWARDS_FILE})", file=sys.stderr)
         score_rollouts(folder)
     rewards = {}
-    for line in rewards_path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            rewards[(r["video_id"], int(r["sample"]))] = r
+    for lineno, r, err in read_jsonl(rewards_path):
+        if err:
+            raise ValueError(f"{rewards_path}:{lineno}: {err}; rescore with score_rollouts()")
+        rewards[(r["video_id"], int(r["sample"]))] = r
     out = []
     for row in rows:
         key = (row["video_id"], int(row.get("sample", 0)))
