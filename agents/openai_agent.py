@@ -440,12 +440,14 @@ class OpenAIAgent(Agent):
                 )
         client = self._get_client()
         assert self._semaphore is not None
-        # encode before taking a request slot, so slots are spent waiting on the network only
+        # Encode inside the request slot: encoding every queued video up front would starve the
+        # event loop (GIL) and hold all their JPEGs in memory at once; a slot's encoding (a few
+        # ms) is small next to a request's latency.
         loop = asyncio.get_running_loop()
-        parts = await loop.run_in_executor(
-            None, image_parts, frames, self.image_detail, self.jpeg_quality
-        )
         async with self._semaphore:
+            parts = await loop.run_in_executor(
+                None, image_parts, frames, self.image_detail, self.jpeg_quality
+            )
             payload = self._payload(parts, seed)
             try:
                 return await self._request(client, payload, cache_key)
