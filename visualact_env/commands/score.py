@@ -191,7 +191,10 @@ def run(args: argparse.Namespace) -> int:
 
         ci = bootstrap_ci(report, n_resamples=args.bootstrap, seed=args.seed)
     if args.json:
+        from ..provenance import package_versions
+
         out = report.to_dict(videos=args.videos)
+        out["versions"] = package_versions()
         if ci is not None:
             out["bootstrap"] = ci.to_dict()
         print(json.dumps(out, indent=2))
