@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from visualact_env.cli import main
+from visualact_env.datasets import load_benchmark
 from visualact_env.loading import parse_annotations, write_jsonl
 
 
@@ -87,7 +88,9 @@ def test_generate_demo_and_synthetic(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["data", "generate", "demo", "--out", str(tmp_path / "demo")]) == 0
     demo_path = Path(capsys.readouterr().out.strip())
     assert demo_path.parent == tmp_path / "demo"
-    assert len(parse_annotations(demo_path)) > 0  # clips exist
+    generated = parse_annotations(demo_path)  # clips exist
+    assert len(generated) == 16
+    assert generated.fingerprint == load_benchmark("demo").fingerprint  # the same demo
     args = ["data", "generate", "synthetic-full", "--out", str(tmp_path / "syn")]
     assert main([*args, "--num-videos", "20", "--no-videos"]) == 0
     syn = parse_annotations(Path(capsys.readouterr().out.strip()), check_videos=False)

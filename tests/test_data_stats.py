@@ -57,7 +57,12 @@ def test_small_fixture_counts(small: Path) -> None:
     assert stats.videos_per_apl == {0: 1, 1: 0, 2: 1, 3: 1, 4: 1}  # highest APL per video
     assert stats.actions_per_type == {"proactive": 5, "reactive": 3}
     assert stats.actions_per_apl == {0: 3, 1: 1, 2: 2, 3: 1, 4: 1}
-    assert stats.actions_per_scenario["dynamic_navigation"] == 4
+    assert stats.actions_per_scenario == {
+        "dynamic_navigation": 4,
+        "home_service": 2,
+        "safety_monitoring": 2,
+        "human_machine_interaction": 0,
+    }
     comps = compare_published(stats)
     assert not any(c.match for c in comps) and not is_complete(comps)
     table = format_table(stats, comps)
@@ -161,9 +166,25 @@ def test_charts_are_real_pngs(
     assert (tmp_path / "cli" / "figure3.png").is_file()
 
 
-def test_stats_default_is_demo(capsys: pytest.CaptureFixture[str]) -> None:
+def test_stats_default_is_demo(capsys: pytest.CaptureFixture[str], demo) -> None:
     assert main(["data", "stats", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["stats"]["name"] == "demo"
-    assert doc["stats"]["num_videos"] == sum(doc["stats"]["videos_per_scenario"].values())
+    stats = doc["stats"]
+    assert stats["name"] == "demo"
+    # the demo's known counts: 16 videos, 4 per scenario, every action counted once
+    assert stats["num_videos"] == len(demo) == 16
+    assert stats["videos_per_scenario"] == {s: 4 for s in SCENARIOS}
+    actions = [a for r in demo for a in r.actions]
+    assert stats["num_actions"] == len(actions)
+    assert stats["actions_per_type"] == {
+        "proactive": sum(a.proactive for a in actions),
+        "reactive": sum(not a.proactive for a in actions),
+    }
+    assert {int(k): v for k, v in stats["actions_per_apl"].items()} == {
+        lvl: sum(a.apl == lvl for a in actions) for lvl in range(5)
+    }
+    assert {int(k): v for k, v in stats["videos_per_apl"].items()} == {
+        lvl: sum(max(a.apl for a in r.actions) == lvl for r in demo) for lvl in range(5)
+    }
+    assert doc["matches_published"] is False
     assert doc["charts"] == []

@@ -105,6 +105,34 @@ def test_rewards_sum_to_the_final_metric(envs, steps, reward):
     assert one_info["metrics"] == info["metrics"]
 
 
+@pytest.mark.parametrize("reward", ["weighted_f1", "f1", "scale_score"])
+def test_ground_truth_rewards_sum_to_one_and_stopping_at_once_gives_zero(envs, demo, reward):
+    env = envs[0][reward]
+    checked = 0
+    for record in demo.records:
+        if len(record.actions) > env.max_actions:
+            continue
+        checked += 1
+        steps = [{"stop": 0, **a.to_dict()} for a in record.actions]
+        env.reset(options={"video_id": record.video_id})
+        rewards = []
+        for step in steps:
+            _, r, terminated, truncated, info = env.step(step)
+            rewards.append(r)
+        if not (terminated or truncated):
+            _, r, terminated, _, info = env.step({"stop": 1})
+            rewards.append(r)
+        assert terminated or truncated
+        assert sum(rewards) == pytest.approx(1.0, abs=1e-9), record.video_id
+        assert info["metrics"][reward] == pytest.approx(1.0, abs=1e-9)
+        # an empty episode: stop at once
+        env.reset(options={"video_id": record.video_id})
+        _, r, terminated, truncated, info = env.step({"stop": 1})
+        assert r == 0.0 and terminated is True and truncated is False
+        assert info["metrics"] == dict.fromkeys(info["metrics"], 0.0)
+    assert checked == len(demo.records)
+
+
 def test_good_then_irrelevant_proposal(envs):
     env = envs[0]["f1"]
     call = {"stop": 0, "text": POOL[0], "apl": 4, "proactive": 0}

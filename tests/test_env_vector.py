@@ -93,6 +93,25 @@ def test_rewards_equal_the_single_env_and_one_encode_call_per_step(demo, embedde
     assert terminated.tolist() == [True] * N
 
 
+@pytest.mark.parametrize("reward", ["weighted_f1", "f1", "scale_score"])
+def test_ground_truth_scores_one_and_empty_scores_zero(demo, embedder, reward):
+    envs = VisualActVectorEnv(
+        num_envs=N, dataset=demo, embedder=embedder, reward=reward, autoreset_mode="Disabled",
+        **SMALL,
+    )  # fmt: skip
+    for start in range(0, len(demo) - N + 1, N):
+        records = demo.records[start : start + N]
+        envs.reset(options={"video_ids": [r.video_id for r in records]})
+        gt = [[a.to_dict() for a in r.actions] for r in records]
+        _, rewards, terminated, _, infos = envs.step(gt)
+        assert rewards.tolist() == pytest.approx([1.0] * N, abs=1e-9)
+        assert terminated.all()
+        assert infos["metrics"][reward].tolist() == rewards.tolist()
+        envs.reset(options={"video_ids": [r.video_id for r in records]})
+        _, rewards, *_ = envs.step([[]] * N)
+        assert rewards.tolist() == [0.0] * N
+
+
 def test_next_step_autoreset_walks_the_dataset_once(demo, embedder):
     envs = VisualActVectorEnv(num_envs=N, dataset=demo, embedder=embedder, **SMALL)
     _, info = envs.reset(seed=1)

@@ -21,7 +21,13 @@ from visualact_env.frames import (
 )
 
 NUM_COLOURED = 20
-BACKENDS = ["pyav"] + (["decord"] if decord_available() else [])
+# decord is listed even when it is missing, so that its absence shows as a skip, not silence
+BACKENDS = [
+    "pyav",
+    pytest.param(
+        "decord", marks=pytest.mark.skipif(not decord_available(), reason="decord not installed")
+    ),
+]
 
 
 def _colour(k: int) -> np.ndarray:

@@ -124,6 +124,8 @@ def test_every_problem_listed_nothing_half_loaded(dataset: Path) -> None:
     assert "JSON object" in [p for p in problems if p.line == 13][0].message
     assert "must be a list" in _one(problems, 14, "actions").message
     assert not [p for p in problems if p.line == 1]
+    assert {p.line for p in problems} == set(range(2, 15))  # every bad line, no other
+    assert all(p.file == str(path) for p in problems)
     with pytest.raises(DataError) as info:
         parse_annotations(path)
     text = str(info.value)
@@ -214,7 +216,9 @@ def test_predictions_malformed_records_all_listed(tmp_path: Path, bench: Any) ->
         {"video_id": "b", "actions": [], "error": 42},  # 6 dup + bad error
         {"video_id": "a", "actions": ["go left"]},  # 7 dup + item not object
     ]
-    problems = _pred_problems(_write(tmp_path / "p.jsonl", lines), bench)
+    path = _write(tmp_path / "p.jsonl", lines)
+    problems = _pred_problems(path, bench)
+    assert all(p.file == str(path) for p in problems)
     assert "out of range: 9" in _one(problems, 1, "actions[0].apl").message
     assert "invalid JSON" in [p for p in problems if p.line == 2][0].message
     assert _one(problems, 3, "video_id").message == "must be a non-empty string"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable
 
 import numpy as np
@@ -228,6 +229,36 @@ def test_figures_stay_in_unit_interval(case) -> None:
     assert s.tp == sum(1 for p in s.pairs if p.similarity >= tau)
 
 
+@settings(max_examples=200, deadline=None)
+@given(sims_and_apls)
+def test_assignment_is_one_to_one_and_maximises_total_similarity(case) -> None:
+    """Checked against brute force over every one-to-one assignment; the threshold only
+    labels the chosen pairs, it never changes which pairs are chosen."""
+    sim, pred_apls, gt_apls, tau = case
+    sim = np.array(sim)
+    m, n = sim.shape
+    pairs = match(sim, tau)
+    rows, cols = [p[0] for p in pairs], [p[1] for p in pairs]
+    assert len(pairs) == min(m, n)
+    assert len(set(rows)) == len(rows) and len(set(cols)) == len(cols)  # one-to-one
+    assert rows == sorted(rows)
+    if m <= n:
+        best = max(
+            sum(sim[i, j] for i, j in enumerate(perm))
+            for perm in itertools.permutations(range(n), m)
+        )
+    else:
+        best = max(
+            sum(sim[i, j] for j, i in enumerate(perm))
+            for perm in itertools.permutations(range(m), n)
+        )
+    assert sum(p[2] for p in pairs) == pytest.approx(best, abs=1e-9)
+    for i, j, s, ok in pairs:
+        assert s == sim[i, j] and ok is bool(sim[i, j] >= tau)
+    # the same pairs at any other threshold: the assignment does not depend on tau
+    assert [(i, j) for i, j, *_ in match(sim, 0.99)] == [(i, j) for i, j, *_ in pairs]
+
+
 gt_lists = st.lists(
     st.tuples(
         st.text(alphabet="abcdefghij klmnop", min_size=1, max_size=20).filter(str.strip),
@@ -374,6 +405,37 @@ def test_score_predictions_missing_failed_and_samples() -> None:
     assert set(figs["overall"]) == {*FIGURES, "counts"}
 
 
+@pytest.mark.parametrize("status", ["scored", "failed", "missing"])
+def test_empty_failed_and_missing_videos_score_zero_and_still_count(status: str) -> None:
+    # Two home-service videos, both predicted perfectly except v2, which is empty, failed or
+    # absent: the scenario mean is (1 + 0) / 2, not 1 (the video is not skipped).
+    bench = _bench()
+    gt = {r.video_id: r.actions for r in bench}
+    preds = [Prediction(v, gt[v]) for v in ("v1", "v3", "v4")]
+    if status == "scored":
+        preds.append(Prediction("v2", ()))
+    elif status == "failed":
+        preds.append(Prediction("v2", gt["v2"], error="HTTP 500"))
+    report = score_predictions(bench, preds, Scorer(HashEncoder()))
+    v2 = report.scores["v2"]
+    assert v2.status == status
+    assert v2.figures() == dict.fromkeys(VIDEO_FIGURES, 0.0)
+    assert (v2.tp, v2.m, v2.n, v2.gt_reactive, v2.gt_reactive_matched) == (0, 0, 1, 1, 0)
+    figs = report.figures()
+    hs = figs["scenarios"]["home_service"]
+    for name in VIDEO_FIGURES:
+        assert hs[name] == pytest.approx(0.5), name
+        assert figs["scenarios"]["safety_monitoring"][name] == pytest.approx(1.0), name
+        assert figs["overall"][name] == pytest.approx(0.75), name
+    assert hs["reactive_recall"] == 0.0  # v2's reactive ground truth is missed, not dropped
+    assert hs["counts"]["videos"] == 2 and hs["counts"]["scored"] == (
+        2 if status == "scored" else 1
+    )
+    assert hs["counts"]["failed"] == (status == "failed")
+    assert hs["counts"]["missing"] == (status == "missing")
+    assert hs["counts"]["gt_actions"] == 2
+
+
 def test_perfect_copy_of_a_benchmark_scores_one() -> None:
     bench = _bench()
     preds = [Prediction(r.video_id, r.actions) for r in bench]
@@ -404,5 +466,11 @@ def test_empty_score_helper() -> None:
 
 
 def test_figure_names_are_consistent() -> None:
+    # The names and order METRICS.md documents for `visualact score --json` (written out here,
+    # not derived from the module's own tuples).
+    assert VIDEO_FIGURES == (
+        "precision", "recall", "f1", "weighted_precision", "weighted_recall", "weighted_f1",
+        "scale_score",
+    )  # fmt: skip
+    assert POOLED_FIGURES == ("proactive_recall", "reactive_recall", "proactive_share")
     assert FIGURES == VIDEO_FIGURES + POOLED_FIGURES
-    assert len(set(FIGURES)) == len(FIGURES)

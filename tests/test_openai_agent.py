@@ -390,15 +390,22 @@ def test_failures_are_never_cached(agent_factory):
     assert failed.failed and ok.error is None and not ok.cached
 
 
+def _cache_files() -> set:
+    return {p for p in cache_dir("responses").rglob("*") if p.is_file()}
+
+
 def test_api_key_is_never_written(agent_factory, tmp_path):
     frames = make_frames(404)
+    cached_before = _cache_files()
     with FakeOpenAIServer(script=[Fault.unauthorized()]) as server:
         agent = agent_factory(server, cache=True)
         refused = agent.act({"frames": frames}, {})
         good = agent.act({"frames": frames}, {})
+        again = agent.act({"frames": frames}, {})
         assert server.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"
+        assert len(server.chat_requests) == 2
     assert refused.failed and "HTTP 401" in refused.error and "***" in refused.error
-    assert good.error is None
+    assert good.error is None and again.cached
     texts = [
         json.dumps(agent.config()),
         agent.spec,
@@ -407,8 +414,9 @@ def test_api_key_is_never_written(agent_factory, tmp_path):
         json.dumps(good.record_fields()),
         repr(refused),
     ]
-    texts += [p.read_text() for p in cache_dir("responses").rglob("*") if p.is_file()]
-    assert len(texts) > 6  # the cache really holds an entry
+    new_entries = _cache_files() - cached_before
+    assert new_entries, "this test's answer was written to the response cache"
+    texts += [p.read_text() for p in new_entries | cached_before]
     assert not any(KEY in t for t in texts)
     assert "TOPSECRET" not in "".join(texts)
 
@@ -544,3 +552,67 @@ def test_response_cache_roundtrip(tmp_path):
     cache.path(key).write_text("{broken")
     assert cache.get(key) is None  # unreadable entries are misses
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_an_eval_run_through_faults_ends_every_video_scored_or_failed(tmp_path, monkeypatch):
+    """The runner with the real agent over HTTP: failures recorded, counted and retried on
+    resume; the key appears in no file of the run."""
+    from visualact_env.runner import EvalConfig, run_eval
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    script = [
+        Fault.server_error(503),
+        Fault.server_error(503),  # first video: fails after 2 attempts
+        Fault.not_json(),
+        Fault.rate_limit(0.05),  # second video: fails after 2 attempts
+        Fault.no_choices(),  # third video: recovers on its second attempt
+    ]
+    options = {"api_key": KEY, "backoff_base": 0.01, "max_retries": 1, "cache": False}
+    with FakeOpenAIServer(script=script) as server:
+        # credentials in the server URL are secrets too
+        url_with_password = server.base_url.replace("://", "://user:PASSWORD-TOPSECRET@")
+        config = EvalConfig(
+            agent=f"openai:fake-vlm@{url_with_password}",
+            out=tmp_path / "run",
+            frames=4,
+            concurrency=1,
+            progress=False,
+            agent_options=options,
+        )
+        out = run_eval(config, log=lambda msg: None)
+        first_requests = len(server.chat_requests)
+        rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+        summary = json.loads((out / "summary.json").read_text())
+        assert len(rows) == 16 and len({r["video_id"] for r in rows}) == 16
+        failed = [r for r in rows if r.get("error")]
+        assert len(failed) == 2
+        for row in failed:
+            assert row["actions"] == [] and "failed after 2 attempts" in row["error"]
+        for row in rows:
+            if not row.get("error"):
+                assert len(row["actions"]) == 4  # the server answers min(#images, 5) actions
+        assert first_requests == sum(r.get("attempts", 1) for r in rows) == 16 + 3
+        assert summary["counts"]["failed"] == 2
+        assert {f["video_id"] for f in summary["failures"]} == {r["video_id"] for r in failed}
+
+        run_eval(replace_config(config, resume=True), log=lambda msg: None)
+        assert len(server.chat_requests) == first_requests + 2  # only the failures are redone
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 16 and not any(r.get("error") for r in rows)
+    assert json.loads((out / "summary.json").read_text())["counts"]["failed"] == 0
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {"config.json", "predictions.jsonl", "summary.json", "report.html"} <= {
+        p.name for p in written
+    }
+    for path in written:
+        assert KEY.encode() not in path.read_bytes(), path
+        assert b"TOPSECRET" not in path.read_bytes(), path
+    recorded = json.loads((out / "config.json").read_text())
+    assert recorded["eval_config"]["agent_options"]["api_key"] == "***"
+    assert recorded["eval_config"]["agent"] == f"openai:fake-vlm@{server.base_url}"
+
+
+def replace_config(config, **changes):
+    from dataclasses import replace
+
+    return replace(config, **changes)

@@ -302,6 +302,39 @@ def test_empty_texts_dropped_with_diagnostic():
     )
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\xff\xfe 1. Brake (APL 4, proactive)",
+        12,
+        3.5,
+        object(),
+        [1, None, ["x"]],
+        {"actions": "call 911"},
+        {"actions": [{"action": {"nested": True}}]},
+        "\x00" * 10,
+        "{" * 5_000,
+        "[" * 5_000 + "]" * 5_000,
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_odd_inputs_never_raise_nor_crash_inside(value):
+    result = parse_actions(value)
+    _check_invariants(result, 32, 400)
+    assert result.error is None or result.actions == ()
+
+
+def test_non_text_input_is_a_named_error():
+    result = parse_actions(12)
+    assert result.actions == () and result.format == "unparsed"
+    assert result.error == "expected text, got int"
+
+
+def test_bytes_are_decoded():
+    result = parse_actions("1. 关闭炉灶 (APL 3, proactive)".encode())
+    assert [(a.text, a.apl, a.proactive) for a in result.actions] == [("关闭炉灶", 3, True)]
+
+
 def test_structured_input_is_accepted():
     result = parse_actions({"actions": [{"text": "Brake", "apl": 4, "proactive": True}]})
     assert result.actions == (A("Brake", 4, True),)
@@ -442,6 +475,10 @@ def _check_invariants(result: ParseResult, max_actions: int, max_chars: int) -> 
         assert a.apl is None or (type(a.apl) is int and 0 <= a.apl <= 4)
         assert a.proactive is None or type(a.proactive) is bool
     assert result.error is None or isinstance(result.error, str)
+    # parse_actions turns any exception into an "internal parser error" result, so "never
+    # raises" alone would also hold for a parser that crashes on every input: a crash inside
+    # the parser must not happen either.
+    assert not any("internal parser error" in d for d in result.diagnostics), result
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -75,7 +75,7 @@ def test_table3_equals_paper_cell_for_cell() -> None:
 def test_small_tables_equal_paper(table: str, header: str, extra: str) -> None:
     rows = _rows_after(_paper_lines(), header)
     shipped = P.published_rows(table)
-    assert len(rows) == len(shipped)
+    assert len(rows) == len(shipped) > 0
     model = None
     for cells, row in zip(rows, shipped, strict=True):
         model = cells[0] or model

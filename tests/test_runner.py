@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +58,18 @@ def _summary(run: Path) -> dict:
     return summary
 
 
+def _complete_rows(path: Path) -> list[dict]:
+    """The complete (parseable) records of a possibly torn predictions file."""
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows.append({k: v for k, v in row.items() if k not in VOLATILE_RECORD_FIELDS})
+    return rows
+
+
 def _lines(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
@@ -98,10 +111,19 @@ def test_existing_run_is_not_overwritten_without_resume(tmp_path):
 
 def test_resume_with_a_different_config_is_refused(tmp_path):
     out = run_eval(EvalConfig(agent="empty", out=tmp_path / "run", progress=False, reports=False))
-    with pytest.raises(RunError, match="config differs"):
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(RunError, match="config differs") as err:
         run_eval(
             EvalConfig(agent="empty", out=out, frames=4, resume=True, progress=False, reports=False)
         )
+    assert "sampler" in str(err.value) and '"num_frames": 8' in str(err.value)
+    with pytest.raises(RunError, match="config differs") as err:
+        run_eval(
+            EvalConfig(agent="empty", out=out, tau=0.7, resume=True, progress=False, reports=False)
+        )
+    assert "tau: 0.5 != 0.7" in str(err.value)
+    # the refused resumes left the run exactly as it was
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 @pytest.mark.parametrize("kill_after", [1, 7, "all"])
@@ -131,7 +153,10 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, uninterrupted, 
     proc.wait()
     assert not (out / "summary.json").exists() or kill_after == "all"
     done = _lines(out / "predictions.jsonl")
+    # the kill really happened after `want` records (not a crash or the deadline before them)
+    assert done >= want, f"only {done} records were written before the kill"
     assert kill_after == "all" or done < total, "the run finished before it could be killed"
+    complete_before = _complete_rows(out / "predictions.jsonl")
 
     # the resumed run must use the identical config, so the agent spec is the same string
     spec = (
@@ -143,8 +168,14 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, uninterrupted, 
         _eval_cmd(out, spec, "--resume"), env=_env(), capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+    if kill_after != "all":
+        # the records written before the kill are kept, not redone
+        assert f"{len(complete_before)} of {total} done" in result.stderr, result.stderr
     resumed = _predictions(out)
     assert len(resumed) == total
+    by_key = {(r["video_id"], r.get("sample", 0)): r for r in resumed}
+    for row in complete_before:
+        assert by_key[(row["video_id"], row.get("sample", 0))] == row
     assert len({(r["video_id"], r.get("sample", 0)) for r in resumed}) == total
     assert resumed == _predictions(uninterrupted)
     assert _summary(out)["overall"] == _summary(uninterrupted)["overall"]
@@ -161,6 +192,29 @@ def test_torn_last_line_is_dropped_and_redone(tmp_path):
     assert path.read_text() == json.dumps(good) + "\n"
 
 
+def test_a_torn_last_line_in_a_run_is_redone_on_resume(tmp_path, uninterrupted):
+    """A run killed mid-write: the torn record is dropped, redone once, nothing duplicated."""
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copy(uninterrupted / "config.json", out / "config.json")
+    lines = (uninterrupted / "predictions.jsonl").read_text().splitlines(keepends=True)
+    kept = 5
+    torn = lines[kept][: len(lines[kept]) // 2]
+    (out / "predictions.jsonl").write_text("".join(lines[:kept]) + torn)
+    result = subprocess.run(
+        _eval_cmd(out, "py:runner_agents:SlowEchoAgent:0.02", "--resume"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{kept} of {len(lines)} done, {len(lines) - kept} to go" in result.stderr
+    resumed = _predictions(out)
+    assert len({(r["video_id"], r.get("sample", 0)) for r in resumed}) == len(resumed)
+    assert resumed == _predictions(uninterrupted)
+    assert _summary(out)["overall"] == _summary(uninterrupted)["overall"]
+
+
 def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -174,7 +228,11 @@ def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     assert summary["counts"]["failed"] == 2
     failed_ids = {f["video_id"] for f in summary["failures"]}
     assert failed_ids == {"home_pot_boiling_over", "safety_person_falling"}
-    assert "failed" in (out / "report.md").read_text().lower()
+    assert "2 failed" in (out / "report.md").read_text()
+    first_rows = {r["video_id"]: r for r in _predictions(out)}
+    assert len(first_rows) == 16
+    for vid in failed_ids:
+        assert first_rows[vid]["actions"] == [] and "RateLimitError" in first_rows[vid]["error"]
 
     second = subprocess.run(
         _eval_cmd(out, "py:runner_agents:FlakyAgent", "--resume"),
@@ -185,9 +243,17 @@ def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     assert second.returncode == 0, second.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["failed"] == 0
+    assert "resuming" in second.stderr and "14 of 16 done, 2 to go" in second.stderr
     rows = _predictions(out)
-    assert len(rows) == len({r["video_id"] for r in rows})
+    assert len(rows) == len({r["video_id"] for r in rows}) == 16
     assert not any("error" in r for r in rows)
+    retried = {r["video_id"]: r for r in rows}
+    for vid in failed_ids:
+        assert retried[vid]["actions"], f"{vid} was not answered on resume"
+    # the videos that succeeded the first time were kept as they were
+    for vid, row in first_rows.items():
+        if vid not in failed_ids:
+            assert retried[vid] == row
 
 
 def test_a_failure_can_never_raise_a_score(tmp_path):
@@ -205,6 +271,21 @@ def test_a_failure_can_never_raise_a_score(tmp_path):
         for line in (flaky / "scores.jsonl").read_text().splitlines()
     }
     assert scores["home_pot_boiling_over"]["weighted_f1"] == 0.0
+    assert scores["home_pot_boiling_over"]["status"] == "failed"
+    summary = json.loads((flaky / "summary.json").read_text())
+    assert summary["counts"]["failed"] == 1
+    # the same answers without the failure score higher: the failure counted as empty
+    full = tmp_path / "full"
+    subprocess.run(
+        _eval_cmd(full, "py:runner_agents:SlowEchoAgent:0"), env=_env(), check=True,
+        capture_output=True,
+    )  # fmt: skip
+    full_scores = {
+        json.loads(line)["video_id"]: json.loads(line)
+        for line in (full / "scores.jsonl").read_text().splitlines()
+    }
+    assert full_scores["home_pot_boiling_over"]["weighted_f1"] > 0.0
+    assert summary["overall"]["weighted_f1"] < _summary(full)["overall"]["weighted_f1"]
 
 
 def test_shards_partition_the_data_and_merge_to_the_full_run(tmp_path, uninterrupted):
@@ -217,7 +298,9 @@ def test_shards_partition_the_data_and_merge_to_the_full_run(tmp_path, uninterru
         )
         shards.append(out)
     ids = [{r["video_id"] for r in _predictions(s)} for s in shards]
+    assert all(ids), "every shard holds videos"
     assert not (ids[0] & ids[1]) and not (ids[1] & ids[2]) and not (ids[0] & ids[2])
+    assert ids[0] | ids[1] | ids[2] == {r["video_id"] for r in _predictions(uninterrupted)}
     merged = tmp_path / "merged"
     result = subprocess.run(
         [
@@ -404,3 +487,25 @@ def test_merge_never_overwrites_a_shard_or_another_run(tmp_path):
     replaced = _cli("merge", *shards, "--out", str(merged), "--no-html", "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     assert len(_predictions(merged)) == 16
+
+
+def test_secrets_in_agent_options_or_server_urls_are_never_written(tmp_path):
+    """Regression: ``eval_config`` used to record ``--agent-option api_key=...`` and URL
+    credentials verbatim in config.json (and so in summary.json)."""
+    secret = "sk-runner-TOPSECRET-0000"
+    out = run_eval(
+        EvalConfig(
+            agent="py:runner_agents:SlowEchoAgent:0",
+            out=tmp_path / "run",
+            limit=1,
+            progress=False,
+            reports=False,
+            agent_options={"api_key": secret, "delay": 0.0},
+        ),
+        log=lambda msg: None,
+    )
+    text = (out / "config.json").read_text()
+    assert secret not in text and "TOPSECRET" not in text
+    recorded = json.loads(text)["eval_config"]
+    assert recorded["agent_options"] == {"api_key": "***", "delay": 0.0}
+    assert recorded["agent"] == "py:runner_agents:SlowEchoAgent:0"

@@ -129,6 +129,20 @@ def test_paired_comparison_noise_is_not_significant() -> None:
     assert out.overall["f1"]["p_value"] > 0.05
 
 
+def test_p_value_formula_by_hand() -> None:
+    from visualact_env.stats import _p_value
+
+    # p = min(1, 2 * min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1)), NaN draws left out
+    assert _p_value(np.array([1.0, 2.0, 3.0, -1.0])) == pytest.approx(2 * 2 / 5)
+    assert _p_value(np.array([0.5] * 99)) == pytest.approx(2 * 1 / 100)
+    assert _p_value(np.array([-0.5] * 99)) == pytest.approx(2 * 1 / 100)
+    assert _p_value(np.array([0.0, 0.0, 1.0])) == 1.0  # 2 * 3 / 4 capped at 1
+    assert _p_value(np.array([0.0] + [1.0] * 8)) == pytest.approx(2 * 2 / 10)
+    assert _p_value(np.array([0.0, 0.0, 0.0])) == 1.0  # zeros count on both sides
+    assert _p_value(np.array([1.0, np.nan, 2.0, 3.0])) == pytest.approx(2 * 1 / 4)
+    assert _p_value(np.array([np.nan])) is None
+
+
 def test_paired_comparison_needs_the_same_videos() -> None:
     a = _random_report(1, sizes=(3, 3, 3, 3))
     b = _random_report(1, sizes=(3, 3, 3, 4))
@@ -170,10 +184,13 @@ def test_tau_sweep_reuses_one_similarity_computation() -> None:
     assert [r["tau"] for r in rows] == list(taus)
     tps = [r["overall"]["counts"]["true_positives"] for r in rows]
     assert tps == sorted(tps, reverse=True) and tps[0] > tps[-1]
-    reports = tau_sweep_reports(bench, preds, Scorer(CountingEncoder()), taus=(0.5,))
+    reports = tau_sweep_reports(bench, preds, Scorer(CountingEncoder()), taus=taus)
     from visualact_env.metric import score_predictions
 
-    direct = score_predictions(bench, preds, Scorer(CountingEncoder(), tau=0.5))
-    assert reports[0.5].figures() == direct.figures()
+    for tau, row in zip(taus, rows, strict=True):
+        direct = score_predictions(bench, preds, Scorer(CountingEncoder(), tau=tau))
+        assert reports[tau].figures() == direct.figures(), tau
+        assert {k: v for k, v in row.items() if k != "tau"} == direct.figures(), tau
+        assert reports[tau].tau == tau
     with pytest.raises(ValueError, match="tau"):
         tau_sweep(bench, preds, Scorer(enc), taus=(2.0,))

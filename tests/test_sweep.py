@@ -55,10 +55,11 @@ def test_sweep_prints_the_table4_layout_for_each_setting(sweep_dir):
 
 def test_sweep_rows_equal_the_runs_own_scores(sweep_dir):
     rows = json.loads((sweep_dir / "sweep.json").read_text())["rows"]
-    for row in rows:
-        if row["tau"] != 0.5:
-            continue
+    at_run_tau = [row for row in rows if row["tau"] == 0.5]
+    assert [row["frames"] for row in at_run_tau] == [2, 4]
+    for row in at_run_tau:
         summary = json.loads((Path(row["run"]) / "summary.json").read_text())
+        assert summary["config"]["sampler"]["num_frames"] == row["frames"]
         for fig in ("precision", "recall", "f1", "scale_score"):
             assert row[fig] == pytest.approx(summary["overall"][fig])
             lo, hi = row[f"{fig}_ci"]
@@ -68,6 +69,7 @@ def test_sweep_rows_equal_the_runs_own_scores(sweep_dir):
 def test_the_agent_keeps_half_the_truth_so_precision_is_one_and_recall_about_half(sweep_dir):
     rows = json.loads((sweep_dir / "sweep.json").read_text())["rows"]
     at_half = [r for r in rows if r["tau"] == 0.5]
+    assert len(at_half) == 2
     for row in at_half:
         assert row["precision"] == pytest.approx(1.0)
         assert 0.4 < row["recall"] < 0.75

@@ -157,10 +157,12 @@ def test_pairs_without_signal_are_refused_with_advice(rollouts, tmp_path):
     from visualact_env.training.preferences import build_preference_dataset
 
     rewards = [r.reward for r in load_rollouts(rollouts)[0]]
-    if max(rewards) - min(rewards) >= 0.99:
-        pytest.skip("the tiny model happened to produce a winning sample")
-    with pytest.raises(ValueError, match="--reference"):
-        build_preference_dataset(rollouts, tmp_path / "none", margin=0.99)
+    # a margin above the widest reward spread: no pair can clear it, whatever was sampled
+    margin = max(0.99, max(rewards) - min(rewards) + 0.01)
+    with pytest.raises(ValueError, match="--reference") as err:
+        build_preference_dataset(rollouts, tmp_path / "none", margin=margin)
+    assert f"margin {margin}" in str(err.value)
+    assert not (tmp_path / "none").exists()
 
 
 def test_pairs_are_a_trl_vision_preference_dataset(pairs, rollouts):

@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -407,6 +408,27 @@ def default_out(config: EvalConfig) -> Path:
     return Path("runs") / f"{slug}-{data}-{stamp}"
 
 
+_SECRET_OPTION = re.compile(
+    r"(^|_)(api_?key|key|token|secret|password|credentials?)$", re.IGNORECASE
+)
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def _recorded_eval_config(config: EvalConfig) -> dict[str, Any]:
+    """The command's options as recorded in ``config.json``, without secrets: an API key
+    passed as an agent option, or credentials in a server URL, are never written."""
+    recorded = {
+        k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+        for k, v in asdict(config).items()
+    }
+    recorded["agent"] = _URL_USERINFO.sub("", str(config.agent))
+    recorded["agent_options"] = {
+        k: "***" if _SECRET_OPTION.search(str(k)) else v
+        for k, v in (config.agent_options or {}).items()
+    }
+    return recorded
+
+
 def build_run_config(
     config: EvalConfig, benchmark: Benchmark, agent: Any, sampler: Any, embedder_id: str
 ) -> dict[str, Any]:
@@ -433,10 +455,7 @@ def build_run_config(
         "versions": package_versions(),
         "git_commit": git_commit(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "eval_config": {
-            k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
-            for k, v in asdict(config).items()
-        },
+        "eval_config": _recorded_eval_config(config),
     }
 
 
