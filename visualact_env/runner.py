@@ -134,6 +134,13 @@ def check_config(config: EvalConfig) -> None:
         raise RunError(f"--limit must be >= 0, got {config.limit}")
     if not -1.0 <= config.tau <= 1.0:
         raise RunError(f"--tau must be within [-1, 1], got {config.tau}")
+    if config.shard is not None:
+        _check_shard(*config.shard)
+
+
+def _check_shard(index: int, count: int) -> None:
+    if not (count >= 1 and 1 <= index <= count):
+        raise RunError(f"invalid shard {index}/{count}: expected I/N with 1 <= I <= N")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,8 +157,7 @@ def select_records(benchmark: Benchmark, config: EvalConfig) -> list[VideoRecord
         records = records[: config.limit]
     if config.shard is not None:
         index, count = config.shard
-        if not (count >= 1 and 1 <= index <= count):
-            raise RunError(f"invalid shard {index}/{count}: expected I/N with 1 <= I <= N")
+        _check_shard(index, count)
         records = records[index - 1 :: count]
     return records
 
@@ -192,8 +198,7 @@ def parse_shard(text: str) -> tuple[int, int]:
         shard = int(a), int(b)
     except ValueError:
         raise RunError(f"invalid shard {text!r}: expected I/N, e.g. 1/4") from None
-    if not (shard[1] >= 1 and 1 <= shard[0] <= shard[1]):
-        raise RunError(f"invalid shard {text!r}: expected I/N with 1 <= I <= N")
+    _check_shard(*shard)
     return shard
 
 
