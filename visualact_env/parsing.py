@@ -21,7 +21,8 @@ What it accepts, tried in this order (the first that yields an answer wins):
    Markdown emphasis is removed. List items ending with ``:`` are headings and skipped.
 
 Plain prose with none of these (``"I cannot help with that"``) yields no actions and sets
-``error``, so a refusal or a ramble is recorded as a failure to answer, never as an answer.
+``error``: agents record such a refusal or ramble as the model's answer, scored as empty, with
+that error as its ``parse_error`` (see ``agents.base``).
 An empty or whitespace-only text yields no actions, format ``"empty"`` and no error; a JSON
 answer with an empty list (``{"actions": []}``) is a valid "nothing to do" answer.
 
