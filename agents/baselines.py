@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from visualact_env.agent import Agent, AgentOutput
 from visualact_env.records import Action, Benchmark, VideoRecord
-
-from .base import Agent, AgentOutput
 
 __all__ = [
     "BlindAgent",

@@ -11,42 +11,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from visualact_env.frames import frame_array
 
 DEFAULT_JPEG_QUALITY = 90
 DATA_URL_PREFIX = "data:image/jpeg;base64,"
 IMAGE_DETAILS = ("auto", "low", "high")
 
 
-def check_frames(frames: Any) -> np.ndarray:
-    """Return ``frames`` as a ``uint8 (N, H, W, 3)`` array or raise a ``ValueError`` saying why.
-
-    A single ``(H, W, 3)`` frame is accepted and returned as ``(1, H, W, 3)``.
-    """
-    if isinstance(frames, Sequence) and not isinstance(frames, (str, bytes)):
-        if len(frames) == 0:
-            raise ValueError("frames: got an empty list; expected at least one (H, W, 3) frame")
-        frames = np.stack([np.asarray(f) for f in frames])
-    arr = np.asarray(frames)
-    if arr.ndim == 3:
-        arr = arr[None]
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"frames: expected shape (N, H, W, 3) RGB, got {tuple(arr.shape)}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
-        raise ValueError(f"frames: empty frame array of shape {tuple(arr.shape)}")
-    if arr.dtype != np.uint8:
-        raise ValueError(f"frames: expected dtype uint8, got {arr.dtype}")
-    return arr
-
-
 def frame_to_jpeg(frame: np.ndarray, quality: int = DEFAULT_JPEG_QUALITY) -> bytes:
     """Encode one ``uint8 (H, W, 3)`` RGB frame as JPEG bytes."""
     from PIL import Image
 
-    arr = check_frames(frame)[0]
+    arr = frame_array(frame)[0]
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="JPEG", quality=int(quality))
     return buf.getvalue()
@@ -59,7 +39,7 @@ def jpeg_data_url(jpeg: bytes) -> str:
 
 def frames_to_data_urls(frames: Any, quality: int = DEFAULT_JPEG_QUALITY) -> list[str]:
     """One JPEG data URL per frame, in order."""
-    arr = check_frames(frames)
+    arr = frame_array(frames)
     return [jpeg_data_url(frame_to_jpeg(f, quality)) for f in arr]
 
 
@@ -97,7 +77,7 @@ def image_parts(
 
 def frames_digest(frames: Any) -> str:
     """sha256 (hex) of the frames' shape and raw bytes: a cache key for what the model sees."""
-    arr = np.ascontiguousarray(check_frames(frames))
+    arr = np.ascontiguousarray(frame_array(frames))
     h = hashlib.sha256()
     h.update(repr(arr.shape).encode())
     h.update(arr.tobytes())

@@ -44,10 +44,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from visualact_env.agent import Agent, AgentOutput
+from visualact_env.frames import frame_array
 from visualact_env.records import as_actions
 
-from .base import Agent, AgentOutput
-from .images import DEFAULT_JPEG_QUALITY, IMAGE_DETAILS, check_frames, frames_digest, image_parts
+from .images import DEFAULT_JPEG_QUALITY, IMAGE_DETAILS, frames_digest, image_parts
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 STRUCTURED_MODES = ("auto", "json_schema", "off")
@@ -423,7 +424,7 @@ class OpenAIAgent(Agent):
 
     # -- one video ---------------------------------------------------------------------------
     async def _act(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> AgentOutput:
-        frames = check_frames(_frames_of(observation))
+        frames = frame_array(_frames_of(observation))
         info = info or {}
         seed = info.get("seed") if info.get("seed") is not None else self.seed
         cache_key = self._cache_key(frames, seed) if self.deterministic and self.use_cache else None

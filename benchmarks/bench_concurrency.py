@@ -1,7 +1,7 @@
 """How close the OpenAI agent gets to ideal concurrency against a slow server.
 
 Sends ``--requests`` requests (default 500), each with ``--frames`` small frames (8 of 112x112,
-as real JPEG image parts), through :class:`agents.openai_agent.OpenAIAgent` (real ``openai``
+as real JPEG image parts), through :class:`visualact_agents.openai_agent.OpenAIAgent` (real ``openai``
 client, real HTTP) to the local :class:`FakeOpenAIServer` with ``--latency`` seconds of
 simulated latency per request (default 0.2) at ``--concurrency`` requests in flight (default
 32). Prints the measured wall time, the ideal time ``ceil(requests / concurrency) * latency``
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("VISUALACT_CACHE_DIR", tempfile.mkdtemp(prefix="visualact-bench-"))
 
-    from agents.openai_agent import OpenAIAgent
+    from visualact_agents.openai_agent import OpenAIAgent
 
     videos = [
         {"frames": video_like_frames(i, args.frames, args.size)} for i in range(args.requests)

@@ -45,11 +45,11 @@ def main() -> int:
     import torch
     from trl import GRPOConfig, GRPOTrainer
 
-    from agents.hf_agent import load_processor
     from visualact_env.datasets import load_benchmark
     from visualact_env.frames import SamplerConfig
     from visualact_env.testing.tiny_vlm import tiny_vlm_path
     from visualact_env.training.grpo import VisualActReward, build_grpo_dataset
+    from visualact_env.vlm import load_processor
 
     model = args.model or str(tiny_vlm_path())
     benchmark = load_benchmark(args.data)

@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from agents.base import Agent, AgentOutput
+from visualact_env.agent import Agent, AgentOutput
 from visualact_env.records import Action
 
 

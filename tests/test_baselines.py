@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from agents.base import Agent, AgentOutput
-from agents.baselines import (
+from visualact_agents.baselines import (
     BlindAgent,
     EmptyAgent,
     OracleAgent,
@@ -16,6 +14,8 @@ from agents.baselines import (
     RetrievalAgent,
     frame_features,
 )
+
+from visualact_env.agent import Agent, AgentOutput
 from visualact_env.frames import SamplerConfig, letterbox, sample_frames
 from visualact_env.records import Action, Benchmark, VideoRecord
 from visualact_env.registry import make_agent

@@ -72,7 +72,7 @@ def test_tiny_model_is_built_once_and_refuses_foreign_folders(tiny_model, tmp_pa
 
 
 def test_processor_loads_without_torchvision_and_renders_one_placeholder_per_frame(tiny_model):
-    from agents.hf_agent import build_messages, load_processor
+    from visualact_env.vlm import build_messages, load_processor
 
     processor = load_processor(str(tiny_model))
     assert type(processor).__name__ == "Qwen2VLProcessor"
@@ -89,7 +89,7 @@ def test_processor_loads_without_torchvision_and_renders_one_placeholder_per_fra
 
 
 def test_registry_builds_the_agent_with_a_full_config(greedy_agent, tiny_model):
-    from agents.hf_agent import HFAgent
+    from visualact_agents.hf_agent import HFAgent
 
     assert isinstance(greedy_agent, HFAgent)
     config = greedy_agent.config()
@@ -193,8 +193,7 @@ def test_sampling_is_seeded_by_the_runners_sample_seed(tiny_model):
 
 def test_top_p_sampling_keeps_only_the_nucleus():
     import torch
-
-    from agents.hf_agent import SeededSampler
+    from visualact_agents.hf_agent import SeededSampler
 
     scores = torch.log(torch.tensor([[0.6, 0.3, 0.05, 0.05], [0.25, 0.25, 0.25, 0.25]]))
     drawn = {0: set(), 1: set()}
@@ -244,7 +243,7 @@ def test_generation_errors_are_returned_not_raised(tiny_model, monkeypatch):
 
 
 def test_output_parsing_keeps_text_and_diagnostics():
-    from agents.hf_agent import output_from_text
+    from visualact_agents.hf_agent import output_from_text
 
     good = output_from_text('{"actions": [{"action": "Call 911", "apl": 7, "proactive": true}]}')
     assert good.error is None and good.actions[0].text == "Call 911" and good.actions[0].apl == 4
@@ -257,7 +256,7 @@ def test_output_parsing_keeps_text_and_diagnostics():
 
 
 def test_completion_text_accepts_trl_forms():
-    from agents.hf_agent import completion_text
+    from visualact_env.vlm import completion_text
 
     assert completion_text("abc") == "abc"
     assert completion_text([{"role": "assistant", "content": "abc"}]) == "abc"

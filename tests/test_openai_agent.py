@@ -14,15 +14,13 @@ import time
 import numpy as np
 import openai
 import pytest
-
-from agents.images import (
-    check_frames,
+from visualact_agents.images import (
     decode_data_url,
     frames_digest,
     frames_to_data_urls,
     image_parts,
 )
-from agents.openai_agent import (
+from visualact_agents.openai_agent import (
     OpenAIAgent,
     Redactor,
     backoff_delay,
@@ -31,7 +29,9 @@ from agents.openai_agent import (
     parse_retry_after,
     public_url,
 )
+
 from visualact_env.cache import cache_dir
+from visualact_env.frames import frame_array
 from visualact_env.prompts import ACTIONS_JSON_SCHEMA, DEFAULT_PROMPT
 from visualact_env.registry import make_agent
 from visualact_env.response_cache import ResponseCache
@@ -535,9 +535,9 @@ def test_image_helpers():
     assert len(parts) == 3 and "detail" not in parts[0]["image_url"]
     assert frames_digest(frames) == frames_digest(frames.copy())
     assert frames_digest(frames) != frames_digest(make_frames(501, n=3))
-    assert check_frames(frames[0]).shape == (1, H, W, 3)
+    assert frame_array(frames[0]).shape == (1, H, W, 3)
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
-        check_frames(np.zeros((2, 4, 4), np.uint8))
+        frame_array(np.zeros((2, 4, 4), np.uint8))
     with pytest.raises(ValueError, match="image_detail"):
         image_parts(frames, detail="ultra")
 

@@ -420,7 +420,7 @@ def test_impossible_eval_options_are_refused_before_any_work(tmp_path, option, m
 
 def test_a_plain_agent_subclass_in_the_current_folder_runs_with_the_script(tmp_path):
     (tmp_path / "my_agents.py").write_text(
-        "from agents.base import Agent, AgentOutput\n"
+        "from visualact_env.agent import Agent, AgentOutput\n"
         "from visualact_env.records import Action\n\n"
         "class MyAgent(Agent):\n"
         "    spec = 'py:my_agents:MyAgent'\n\n"
@@ -452,7 +452,7 @@ def test_eval_accepts_every_frame_rule_of_the_sampler(tmp_path):
 
 def test_ctrl_c_names_the_resume_command(tmp_path):
     (tmp_path / "interrupting.py").write_text(
-        "from agents.base import Agent\n\n"
+        "from visualact_env.agent import Agent\n\n"
         "class Interrupting(Agent):\n"
         "    def act(self, observation, info):\n"
         "        raise KeyboardInterrupt\n"

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -374,3 +374,24 @@ def as_sampler(value: SamplerConfig | dict[str, Any] | None) -> SamplerConfig:
     if isinstance(value, dict):
         return SamplerConfig.from_dict(value)
     raise TypeError(f"cannot make a SamplerConfig from {type(value).__name__}")
+
+
+def frame_array(frames: Any) -> np.ndarray:
+    """Return ``frames`` as a ``uint8 (N, H, W, 3)`` array or raise a ``ValueError`` saying why.
+
+    A single ``(H, W, 3)`` frame is accepted and returned as ``(1, H, W, 3)``.
+    """
+    if isinstance(frames, Sequence) and not isinstance(frames, (str, bytes)):
+        if len(frames) == 0:
+            raise ValueError("frames: got an empty list; expected at least one (H, W, 3) frame")
+        frames = np.stack([np.asarray(f) for f in frames])
+    arr = np.asarray(frames)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"frames: expected shape (N, H, W, 3) RGB, got {tuple(arr.shape)}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise ValueError(f"frames: empty frame array of shape {tuple(arr.shape)}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"frames: expected dtype uint8, got {arr.dtype}")
+    return arr

@@ -22,7 +22,7 @@ What it accepts, tried in this order (the first that yields an answer wins):
 
 Plain prose with none of these (``"I cannot help with that"``) yields no actions and sets
 ``error``: agents record such a refusal or ramble as the model's answer, scored as empty, with
-that error as its ``parse_error`` (see ``agents.base``).
+that error as its ``parse_error`` (see ``visualact_env.agent``).
 An empty or whitespace-only text yields no actions, format ``"empty"`` and no error; a JSON
 answer with an empty list (``{"actions": []}``) is a valid "nothing to do" answer.
 

@@ -2,8 +2,10 @@
 
 A spec string is ``NAME`` or ``NAME:ARGUMENT`` (``retrieval``, ``openai:gpt-4o``,
 ``openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1``, ``hf:/path/to/checkpoint``).
-``NAME`` selects a factory registered here as ``"module:attribute"``; the factory is called as
-``factory(ARGUMENT_or_None, **options)`` and returns an agent (see ``agents.base.Agent``).
+``NAME`` selects a factory registered in the ``visualact.agents`` entry-point group (the built-in
+agents in ``visualact_agents`` register there too, in ``pyproject.toml``) or at run time with
+:func:`register_agent`; the factory is called as ``factory(ARGUMENT_or_None, **options)`` and
+returns an agent (see :class:`visualact_env.agent.Agent`).
 
 ``py:package.module:Factory[:ARGUMENT]`` loads your own agent class or factory without
 registering it: ``visualact eval --agent py:my_agents:MyAgent``.
@@ -16,26 +18,36 @@ import os
 import sys
 from typing import Any
 
-_AGENTS: dict[str, str] = {
-    "oracle": "agents.baselines:OracleAgent",
-    "random": "agents.baselines:RandomAgent",
-    "blind": "agents.baselines:BlindAgent",
-    "retrieval": "agents.baselines:RetrievalAgent",
-    "empty": "agents.baselines:EmptyAgent",
-    "openai": "agents.openai_agent:OpenAIAgent.from_spec",
-    "hf": "agents.hf_agent:HFAgent.from_spec",
-}
+ENTRY_POINT_GROUP = "visualact.agents"
+"""The entry-point group agents register under: ``NAME = "package.module:factory"``."""
+
+_RUNTIME: dict[str, str] = {}
+
+
+def _entry_points() -> dict[str, str]:
+    """Agents registered by installed distributions (this one's built-ins included)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _targets() -> dict[str, str]:
+    return {**_entry_points(), **_RUNTIME}
 
 
 def register_agent(name: str, target: str) -> None:
-    """Make ``name`` resolve to ``target`` (``"package.module:factory"``)."""
+    """Make ``name`` resolve to ``target`` (``"package.module:factory"``) in this process.
+
+    Packages register for every process through the ``visualact.agents`` entry-point group
+    instead (see ARCHITECTURE.md, "Adding an agent").
+    """
     if ":" in name:
         raise ValueError(f"agent names cannot contain ':': {name!r}")
-    _AGENTS[name] = target
+    _RUNTIME[name] = target
 
 
 def agent_names() -> list[str]:
-    return sorted(_AGENTS)
+    return sorted(_targets())
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -71,10 +83,11 @@ def make_agent(spec: str, **options: Any) -> Any:
                 )
             return factory()  # an Agent subclass without __init__: nothing to pass it
         return factory(user_arg or None, **options)
-    if name not in _AGENTS:
+    targets = _targets()
+    if name not in targets:
         raise ValueError(
             f"unknown agent {name!r} in spec {spec!r}; known agents: {', '.join(agent_names())}"
             " (or py:MODULE:FACTORY for your own)"
         )
-    factory = _resolve(_AGENTS[name])
+    factory = _resolve(targets[name])
     return factory(arg, **options)

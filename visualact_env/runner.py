@@ -352,7 +352,7 @@ def _record(task: Task, output: Any, latency: float) -> dict[str, Any]:
 
 
 def _failure(task: Task, exc: BaseException) -> Any:
-    from agents.base import AgentOutput
+    from visualact_env.agent import AgentOutput
 
     return AgentOutput(error=f"{type(exc).__name__}: {exc}")
 
@@ -401,7 +401,7 @@ async def _act_async(
 
 
 def _is_async(agent: Any) -> bool:
-    from agents.base import Agent
+    from visualact_env.agent import Agent
 
     return type(agent).aact is not Agent.aact
 

@@ -166,7 +166,7 @@ def _write(folder: Path, seed: int) -> None:
         Qwen2VLProcessor,
     )
 
-    from agents.hf_agent import image_only_processor_class
+    from visualact_env.vlm import image_only_processor_class
 
     tokenizer = _train_tokenizer()
     image_processor = Qwen2VLImageProcessorPil(min_pixels=IMAGE_PIXELS, max_pixels=IMAGE_PIXELS)

@@ -13,7 +13,7 @@ An unparseable completion scores as an empty answer (0), as ``env.step`` scores 
 ``None`` (TRL's "not applicable") is never returned, so every completion gets a reward.
 
 :func:`grpo_rows` / :func:`build_grpo_dataset` make the prompt dataset: ``prompt`` (the same chat
-as :class:`agents.hf_agent.HFAgent` builds, one image placeholder per frame), ``images`` (the
+as :class:`visualact_agents.hf_agent.HFAgent` builds, one image placeholder per frame), ``images`` (the
 frames), ``ground_truth``, ``video_id`` and ``scenario``.
 """
 
@@ -59,7 +59,7 @@ class VisualActReward:
         completion_ids: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        from agents.hf_agent import completion_text
+        from visualact_env.vlm import completion_text
 
         from ..envs.spaces import coerce_proposals
         from ..parsing import parse_actions
@@ -98,7 +98,7 @@ def grpo_rows(
     benchmark: Benchmark, sampler: Any = None, prompt: Any = None
 ) -> list[dict[str, Any]]:
     """One GRPO prompt row per video: chat prompt, frames, ground truth, id and scenario."""
-    from agents.hf_agent import build_messages, frames_to_images
+    from visualact_env.vlm import build_messages, frames_to_images
 
     from ..frames import SamplerConfig, sample_frames
     from ..prompts import load_prompt

@@ -12,7 +12,7 @@ the quality term is therefore ``-log sigmoid(beta * logratio)`` on each response
 shift.
 
 The model is passed to TRL by its saved folder path (TRL builds the reference model from that
-path), the processor explicitly (:func:`agents.hf_agent.load_processor`, which works without
+path), the processor explicitly (:func:`visualact_env.vlm.load_processor`, which works without
 torchvision), ``max_length=None`` so image tokens are never cut, and ``bf16`` only on CUDA. With
 ``lora=True`` a peft LoRA adapter is trained and merged into the base before saving, so the output
 folder is a plain checkpoint that ``hf:OUT`` loads offline.
@@ -100,7 +100,7 @@ def dpo_config(config: MPOConfig, output_dir: str) -> Any:
     """The ``trl.DPOConfig`` for an :class:`MPOConfig`."""
     from trl import DPOConfig
 
-    from agents.hf_agent import resolve_device
+    from visualact_env.vlm import resolve_device
 
     device = resolve_device(config.device)
     on_cuda = device.startswith("cuda")
@@ -151,7 +151,7 @@ def train_mpo(config: MPOConfig) -> Path:
     import datasets
     from trl import DPOTrainer
 
-    from agents.hf_agent import load_processor
+    from visualact_env.vlm import load_processor
 
     out = Path(config.out)
     train = datasets.load_from_disk(str(config.pairs))

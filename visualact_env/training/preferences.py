@@ -22,7 +22,7 @@ leave it off to learn only from the policy's own samples.
 
 **The dataset** (``datasets.Dataset.save_to_disk``) has TRL's vision preference columns:
 ``prompt`` (system turn + a user turn with one ``{"type": "image"}`` placeholder per frame and the
-prompt text, exactly what :class:`agents.hf_agent.HFAgent` shows the model), ``chosen`` and
+prompt text, exactly what :class:`visualact_agents.hf_agent.HFAgent` shows the model), ``chosen`` and
 ``rejected`` (one assistant message each, with the raw completion text) and ``images`` (the
 sampled frames as PIL images, sampled with the rollout run's own frame sampler), plus
 ``video_id``, ``scenario``, ``chosen_reward``, ``rejected_reward``, ``chosen_sample`` and
@@ -176,7 +176,7 @@ def preference_rows(
     pairs: Sequence[PreferencePair], benchmark: Benchmark, prompt: Any, sampler: Any
 ) -> list[dict[str, Any]]:
     """TRL vision preference rows (see the module docstring) for ``pairs``."""
-    from agents.hf_agent import build_messages, frames_to_images
+    from visualact_env.vlm import build_messages, frames_to_images
 
     from ..frames import sample_frames
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from visualact_env.records import Action, Benchmark
+from .records import Action, Benchmark
 
 
 @dataclass
@@ -93,3 +93,23 @@ class Agent:
 
     def close(self) -> None:
         """Release clients, models or files."""
+
+
+def output_from_text(text: str, usage: dict[str, int] | None = None) -> AgentOutput:
+    """Parse generated text into proposals.
+
+    Text the parser cannot read (prose, gibberish) is the model's answer, scored as an empty
+    proposal list: ``parse_error`` says why, and the raw text and diagnostics are kept so the
+    record shows what the model said. It is not a failure (see :class:`AgentOutput`).
+    """
+    from .parsing import parse_actions
+
+    result = parse_actions(text)
+    diagnostics = [f"format: {result.format}", *result.diagnostics]
+    return AgentOutput(
+        actions=tuple(result.actions),
+        raw_text=text,
+        parse_error=result.error,
+        usage=dict(usage or {}),
+        diagnostics=diagnostics,
+    )
