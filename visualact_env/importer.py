@@ -31,6 +31,7 @@ from typing import Any
 
 from .loading import DataError, Problem, parse_annotations, write_jsonl
 from .records import SCENARIOS, Benchmark
+from .vocabulary import apl_strict, proactive_lenient, proactive_strict, split_markers
 
 REPO_ID = "Proactive-LMM/VisualActBench"
 RELEASE_JSON = "visualactbench.json"
@@ -161,102 +162,40 @@ def normalize_scenario(value: Any) -> str | None:
 
 
 def normalize_apl(value: Any) -> int | None:
-    """``3``, ``3.0``, ``"3"``, ``"APL 3"``, ``"Level 3"``, ``"P3"`` -> 3; otherwise None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 <= value <= 4 else None
-    if isinstance(value, float) and value.is_integer():
-        return normalize_apl(int(value))
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in _APL_WORDS:
-            return _APL_WORDS[word]
-        try:
-            return normalize_apl(float(word))
-        except ValueError:
-            pass
-        digits = re.findall(r"\d+", word)
-        rest = re.sub(r"[\s:=#_\-.]+", " ", re.sub(r"\d+", " ", word))
-        rest = re.sub(r"\b(apl|level|lvl|priority|prio|p|l)\b", "", rest).strip()
-        if len(digits) == 1 and not rest:
-            return normalize_apl(int(digits[0]))
-    return None
+    """``3``, ``3.0``, ``"3"``, ``"APL 3"``, ``"Level 3"``, ``"P3"``, ``"urgent"`` -> level, else None.
 
-
-_APL_WORDS = {"routine": 0, "low": 1, "moderate": 2, "medium": 2, "high": 3, "critical": 4}
-
-
-_PROACTIVE_WORDS = {"proactive": True, "pro": True, "p": True, "reactive": False, "re": False,
-                    "r": False, "true": True, "false": False, "yes": True, "no": False,
-                    "1": True, "0": False}  # fmt: skip
-
-
-def _proactive_word(value: str) -> bool | None:
-    word = value.strip().lower()
-    if word in _PROACTIVE_WORDS:
-        return _PROACTIVE_WORDS[word]
-    negated = re.search(r"\b(non|not)\b", word) is not None
-    if "proactive" in word:
-        return not negated
-    if "reactive" in word:
-        return negated
-    return None
+    The strict reading of :mod:`.vocabulary`: ground truth is never guessed.
+    """
+    return apl_strict(value)
 
 
 def normalize_proactive(value: Any, source: str | None = None) -> bool | None:
-    """``True``, ``"proactive"``, ``"Reactive"``, ``1``... -> bool; a ``reactive`` field inverts."""
+    """``True``, ``"proactive"``, ``"Reactive"``, ``"non-proactive"``, ``1``... -> bool, else None.
+
+    The strict reading of :mod:`.vocabulary`; a field named ``reactive``/``is_reactive`` inverts.
+    """
     invert = bool(source) and "reactive" in source.lower()
-    out: bool | None = None
-    if isinstance(value, bool):
-        out = value
-    elif isinstance(value, int) and value in (0, 1):
-        out = bool(value)
-    elif isinstance(value, str):
-        out = _proactive_word(value)
-    if out is None:
-        return None
-    return (not out) if invert else out
+    return proactive_strict(value, invert=invert)
 
 
-_META_APL = re.compile(r"(?i)^\s*(?:apl|level|lvl|priority|prio)?\s*[:=#]?\s*([0-4])\s*$")
-_META_TYPE = re.compile(r"(?i)^\s*(proactive|reactive)\s*$")
-_BRACKETS = re.compile(r"[\(\[\{]([^\)\]\}]*)[\)\]\}]")
+def _group_flag(key: str) -> bool | None:
+    """The flag a group key such as ``proactive_actions`` or ``non-proactive`` names, or None."""
+    return proactive_lenient(key, diagnostics=[])
 
 
-def _meta_parts(text: str) -> tuple[int | None, bool | None] | None:
-    """``"APL 4, proactive"`` -> (4, True); None when the text is not pure metadata."""
-    apl: int | None = None
-    pro: bool | None = None
-    for part in re.split(r"[,;/|]", text):
-        if not part.strip():
-            continue
-        if m := _META_APL.match(part):
-            apl = int(m.group(1))
-        elif m := _META_TYPE.match(part):
-            pro = m.group(1).lower() == "proactive"
-        else:
-            return None
-    return (apl, pro) if (apl is not None or pro is not None) else None
+_LIST_PREFIX = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+")
 
 
 def parse_action_string(text: str) -> tuple[str, int | None, bool | None]:
-    """Split ``"Call 911 (APL 4, proactive)"`` or ``"[APL 2] Close the door"`` into parts."""
-    text = re.sub(r"^\s*(?:\d+[.)]|[-*\u2022])\s+", "", text)
-    apl: int | None = None
-    pro: bool | None = None
-    for m in list(_BRACKETS.finditer(text)):
-        meta = _meta_parts(m.group(1))
-        if meta:
-            apl = meta[0] if meta[0] is not None else apl
-            pro = meta[1] if meta[1] is not None else pro
-            text = text.replace(m.group(0), " ")
-    parts = re.split(r"\s+[-|–—:;]\s+|\s*\|\s*", text)
-    while len(parts) > 1 and (meta := _meta_parts(parts[-1])):
-        apl = meta[0] if meta[0] is not None else apl
-        pro = meta[1] if meta[1] is not None else pro
-        parts.pop()
-    return re.sub(r"\s+", " ", " ".join(parts)).strip(" -:;,"), apl, pro
+    """Split ``"Call 911 (APL 4, proactive)"`` or ``"[APL 2] Close the door"`` into parts.
+
+    Markers are found by :func:`.vocabulary.split_markers` and read strictly; a marker whose
+    value is not a level or flag (``"APL 7"``) is removed from the text and gives None.
+    """
+    text, markers = split_markers(_LIST_PREFIX.sub("", text))
+    apl = apl_strict(markers.apl)
+    pro = proactive_strict(markers.proactive)
+    return re.sub(r"\s+", " ", text).strip(" -:;,"), apl, pro
 
 
 # --- records --------------------------------------------------------------------------------------
@@ -388,11 +327,7 @@ def _action_items(value: Any) -> list[tuple[Any, bool | None]]:
         out: list[tuple[Any, bool | None]] = []
         for key, items in value.items():
             word = str(key).lower()
-            flag = (
-                None
-                if "proactive" not in word and "reactive" not in word
-                else _proactive_word(word)
-            )
+            flag = None if "proactive" not in word and "reactive" not in word else _group_flag(word)
             apl = normalize_apl(key) if flag is None else None
             for item in items if isinstance(items, list) else [items]:
                 if isinstance(item, str) and apl is not None:

@@ -50,13 +50,20 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .records import Action
+from .vocabulary import (
+    LABEL_APL_RE,
+    LABEL_TYPE_RE,
+    apl_lenient,
+    proactive_lenient,
+    read_marker_segment,
+    split_markers,
+)
 
 __all__ = [
     "MAX_INPUT_CHARS",
@@ -104,118 +111,10 @@ class ParseResult:
 # --------------------------------------------------------------------------------------------
 # field coercion
 
-_APL_WORDS: dict[str, int] = {
-    "critical": 4,
-    "emergency": 4,
-    "highest": 4,
-    "immediate": 4,
-    "extreme": 4,
-    "very high": 4,
-    "high": 3,
-    "urgent": 3,
-    "medium": 2,
-    "moderate": 2,
-    "normal": 2,
-    "mid": 2,
-    "low": 1,
-    "routine": 0,
-    "none": 0,
-    "minimal": 0,
-    "lowest": 0,
-    "trivial": 0,
-}
-_APL_WORD_RE = re.compile(
-    r"\b(" + "|".join(sorted((re.escape(w) for w in _APL_WORDS), key=len, reverse=True)) + r")\b",
-    re.IGNORECASE,
-)
-_NUMBER_RE = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?")
-
-_TRUE_WORDS = frozenset(
-    {
-        "proactive",
-        "pro-active",
-        "pro active",
-        "yes",
-        "y",
-        "true",
-        "1",
-        "preventive",
-        "anticipatory",
-        "主动",
-        "是",
-    }
-)
-_FALSE_WORDS = frozenset(
-    {"reactive", "re-active", "no", "n", "false", "0", "responsive", "被动", "否"}
-)
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
-
-
-def coerce_apl(value: Any, diagnostics: list[str] | None = None, where: str = "") -> int | None:
-    """An APL in 0..4 from a model's value, or None (rules in the module docstring)."""
-    diags = diagnostics if diagnostics is not None else []
-    prefix = f"{where}: " if where else ""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        diags.append(f"{prefix}APL {value!r} is a boolean, not a level; ignored")
-        return None
-    number: float | None = None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        s = value.strip()
-        m = _NUMBER_RE.search(s)
-        if m:
-            number = float(m.group())
-        else:
-            w = _APL_WORD_RE.search(s)
-            if w:
-                return _APL_WORDS[w.group(1).lower()]
-    if number is None or math.isnan(number) or math.isinf(number):
-        diags.append(f"{prefix}APL {_short(value)} is not a level; ignored")
-        return None
-    level = _round_half_up(number)
-    if level != number:
-        diags.append(f"{prefix}APL {_short(value)} rounded to {level}")
-    if level < 0 or level > 4:
-        clamped = min(4, max(0, level))
-        diags.append(f"{prefix}APL {_short(value)} out of range, clamped to {clamped}")
-        level = clamped
-    return level
-
-
-def coerce_proactive(
-    value: Any, diagnostics: list[str] | None = None, where: str = "", invert: bool = False
-) -> bool | None:
-    """True/False from a model's proactive flag, or None (rules in the module docstring)."""
-    diags = diagnostics if diagnostics is not None else []
-    prefix = f"{where}: " if where else ""
-    if value is None:
-        return None
-    result: bool | None = None
-    if isinstance(value, bool):
-        result = value
-    elif isinstance(value, int | float) and value in (0, 1):
-        result = bool(value)
-    elif isinstance(value, str):
-        s = " ".join(value.strip().lower().replace("_", " ").split()).strip(".")
-        if s in _TRUE_WORDS or s.startswith("proactive"):
-            result = True
-        elif s in _FALSE_WORDS or s.startswith("reactive"):
-            result = False
-    if result is None:
-        diags.append(f"{prefix}proactive flag {_short(value)} not understood; ignored")
-        return None
-    return (not result) if invert else result
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    r = repr(value)
-    return r if len(r) <= limit else r[: limit - 3] + "..."
+coerce_apl = apl_lenient
+"""An APL in 0..4 from a model's value, or None: the lenient reading of :mod:`.vocabulary`."""
+coerce_proactive = proactive_lenient
+"""True/False from a model's flag, or None: the lenient reading of :mod:`.vocabulary`."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,111 +123,6 @@ def _short(value: Any, limit: int = 40) -> str:
 _EMPHASIS_RE = re.compile(r"\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)|`+")
 _WS_RE = re.compile(r"\s+")
 _QUOTES = "\"'“”‘’「」『』"
-
-_LABEL_APL = r"(?:apl|优先级|action\s+prioriti[sz]ation\s+level|prioriti[sz]ation\s+level|priority\s+level|priority|level|urgency)"
-_LABEL_TYPE = r"(?:type|类型|action\s+type|kind|mode|proactiv(?:e|ity)|category)"
-_APL_VALUE = (
-    r"(?:[-+]?\d+(?:\.\d+)?(?:\s*/\s*4)?|"
-    + "|".join(sorted((re.escape(w) for w in _APL_WORDS), key=len, reverse=True))
-    + r")"
-)
-_APL_TOKEN_RE = re.compile(
-    rf"^{_LABEL_APL}\s*(?:[:=\-：]\s*)?({_APL_VALUE})(?:\s*(?:[-:]\s*)?\(?[a-z ]+\)?)?$",
-    re.IGNORECASE,
-)
-_APL_WORD_PRIORITY_RE = re.compile(rf"^({_APL_VALUE})\s+(?:priority|urgency|apl)$", re.IGNORECASE)
-_TYPE_TOKEN_RE = re.compile(rf"^{_LABEL_TYPE}\s*[:=：]\s*([\w\- ]+)$", re.IGNORECASE)
-_PRO_WORD_RE = re.compile(
-    r"^(pro-?active|re-?active|主动|被动)(?:\s*(?:action|行动|动作))?$", re.IGNORECASE
-)
-_BARE_VALUE_RE = re.compile(rf"^({_APL_VALUE})$", re.IGNORECASE)
-
-_BRACKET_SEGMENT_RE = re.compile(r"\s*[(\[{（【]([^()\[\]{}（）【】]{1,80})[)\]}）】]\s*")
-_MARKER_HINT_RE = re.compile(
-    r"apl|priorit|level|urgen|type|kind|mode|proactiv|reactiv|categor|主动|被动|优先级|类型",
-    re.IGNORECASE,
-)
-_TOKEN_SPLIT_RE = re.compile(r"[,;|，；、]")
-_TRAILING_SEP_RE = re.compile(r"(?:\s+[-–—|]\s+|\s*[;|]\s*|,\s*|(?<=[a-z)])\.\s+)")
-
-
-@dataclass
-class _Markers:
-    apl: Any = None
-    proactive: Any = None
-
-
-def _read_marker_segment(content: str) -> _Markers | None:
-    """Markers if every comma/semicolon-separated token of ``content`` is a marker, else None."""
-    tokens = [t.strip() for t in _TOKEN_SPLIT_RE.split(content) if t.strip()]
-    if not tokens:
-        return None
-    found = _Markers()
-    bare: list[str] = []
-    labelled = False
-    for tok in tokens:
-        if (m := _APL_TOKEN_RE.match(tok)) or (m := _APL_WORD_PRIORITY_RE.match(tok)):
-            found.apl, labelled = m.group(1), True
-        elif m := _TYPE_TOKEN_RE.match(tok):
-            found.proactive, labelled = m.group(1).strip(), True
-        elif m := _PRO_WORD_RE.match(tok):
-            found.proactive, labelled = m.group(1), True
-        elif _BARE_VALUE_RE.match(tok):
-            bare.append(tok)
-        else:
-            return None
-    if not labelled:
-        return None  # "(2)" or "(high)" alone is too ambiguous to be a marker
-    if bare and found.apl is None and len(bare) == 1:
-        found.apl = bare[0]
-    elif bare:
-        return None
-    return found
-
-
-def _extract_inline_markers(text: str) -> tuple[str, _Markers]:
-    """Remove ``(APL 4, proactive)``-style markers from ``text`` and return them."""
-    found = _Markers()
-    if not _MARKER_HINT_RE.search(text):
-        return text, found  # fast path: every marker needs one of these labels
-
-    def take(m: _Markers) -> None:
-        if m.apl is not None and found.apl is None:
-            found.apl = m.apl
-        if m.proactive is not None and found.proactive is None:
-            found.proactive = m.proactive
-
-    def bracket(match: re.Match[str]) -> str:
-        markers = _read_marker_segment(match.group(1))
-        if markers is None:
-            return match.group(0)
-        take(markers)
-        return " "
-
-    if any(c in text for c in "([{（【"):
-        text = _BRACKET_SEGMENT_RE.sub(bracket, text)
-    # trailing " - APL 4 - proactive", "; APL: 2; Type: Proactive", ", high priority"
-    for _ in range(4):
-        parts = _TRAILING_SEP_RE.split(text)
-        if len(parts) < 2:
-            break
-        cut = len(parts)
-        while cut > 1 and _read_marker_segment(parts[cut - 1]) is not None:
-            cut -= 1
-        if cut == len(parts):
-            break
-        for seg in parts[cut:]:
-            take(_read_marker_segment(seg) or _Markers())
-        text = _rejoin_prefix(text, parts[cut - 1])
-    return text, found
-
-
-def _rejoin_prefix(text: str, last_kept: str) -> str:
-    """``text`` up to the end of the segment ``last_kept`` (the last non-marker part)."""
-    idx = text.rfind(last_kept) if last_kept else -1
-    if idx < 0:
-        return text
-    return text[: idx + len(last_kept)]
 
 
 def _clean_text(text: str) -> str:
@@ -380,7 +174,7 @@ class _Builder:
                 f"{where}: action text is {type(item.text).__name__}, not a string; dropped"
             )
             return
-        text, markers = _extract_inline_markers(item.text)
+        text, markers = split_markers(item.text)
         text = _clean_text(text)
         if not text:
             self.diags.append(f"{where}: empty action text; dropped")
@@ -851,11 +645,11 @@ _LIST_ITEM_RE = re.compile(
 _KV_RE = re.compile(
     r"^\s*(?:[-*•·+]\s*|\d{1,3}[.)]\s*)?"
     r"(action(?:\s*\d{1,3})?|recommended\s+action|suggested\s+action|step(?:\s*\d{1,3})?|"
-    rf"{_LABEL_APL}|{_LABEL_TYPE}|reactive)\s*[:=：]\s*(.*)$",
+    rf"{LABEL_APL_RE}|{LABEL_TYPE_RE}|reactive)\s*[:=：]\s*(.*)$",
     re.IGNORECASE,
 )
-_APL_LABEL_RE = re.compile(_LABEL_APL, re.IGNORECASE)
-_TYPE_LABEL_RE = re.compile(_LABEL_TYPE, re.IGNORECASE)
+_APL_LABEL_RE = re.compile(LABEL_APL_RE, re.IGNORECASE)
+_TYPE_LABEL_RE = re.compile(LABEL_TYPE_RE, re.IGNORECASE)
 _COMMENT_KEY_RE = re.compile(
     r"^(?:reason(?:ing)?|rationale|why|explanation|justification|notes?|description|details|"
     r"context|observation|evidence)\s*:",
@@ -944,7 +738,7 @@ class _ListParser:
         if not self.items:
             return
         inner = line.strip("()[]{} ")
-        markers = _read_marker_segment(inner)
+        markers = read_marker_segment(inner)
         if markers is None:
             return
         last = self.items[-1]
