@@ -397,3 +397,24 @@ def test_list_of_non_records_gets_layout_help(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError, match="could not detect a list of video records") as info:
         import_release(tmp_path / "v.json", check_videos=False)
     assert 'Top level: a list of 2 items; first: "a.mp4"' in str(info.value)
+
+
+def test_failed_import_keeps_existing_annotations(tmp_path: Path, clip_bytes: bytes) -> None:
+    """An import that converts but fails validation must not touch a good annotations.jsonl."""
+    json_path = _release(
+        tmp_path, "dict_by_video_id.json", ["clip_a.mp4", "clip_b.mp4"], clip_bytes
+    )
+    good = import_release(json_path).annotation_path
+    before = good.read_bytes()
+    # Two records for one clip: converted fine, refused by validation (duplicate video_id).
+    dup = [
+        {"video_id": "clip_a", "scenario": "HS", "actions": ["Stop (APL 1, reactive)"]},
+        {"video_id": "clip_a", "scenario": "HS", "actions": ["Go (APL 2, proactive)"]},
+    ]
+    json_path.write_text(json.dumps(dup), "utf-8")
+    with pytest.raises(DataError, match="duplicate 'clip_a'"):
+        import_release(json_path)
+    assert good.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "annotations.jsonl", "videos", "visualactbench.json"
+    ]  # fmt: skip

@@ -23,9 +23,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -693,10 +694,40 @@ def import_release(
     if link is not None:
         link.symlink_to(vdir.resolve(), target_is_directory=True)
     target = out / "annotations.jsonl"
-    write_jsonl(target, records)
-    bench = parse_annotations(target, check_videos=check_videos)
+    try:
+        bench = _write_validated(target, records, check_videos)
+    except BaseException:
+        if link is not None:
+            link.unlink(missing_ok=True)
+        raise
     warnings = [] if check_videos else ["clips not checked: paths assume videos/<file name>"]
     return ImportResult(target, bench, detected, warnings)
+
+
+def _write_validated(target: Path, records: list[dict[str, Any]], check_videos: bool) -> Benchmark:
+    """Write ``records`` beside ``target``, validate that file, then move it into place.
+
+    An existing ``target`` is replaced only by a file that loads: a failed import never
+    destroys a good annotation file. The temporary file sits in the same folder, so clip paths
+    resolve exactly as they will from ``target``.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write_jsonl(tmp, records)
+        bench = parse_annotations(tmp, check_videos=check_videos)
+    except DataError as e:  # name the file the user asked for, not the temporary one
+        tmp.unlink(missing_ok=True)
+        label = f"{target} (converted, not written)"
+        raise DataError(
+            [replace(p, file=label) if p.file == str(tmp) else p for p in e.problems]
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+    return Benchmark(records=bench.records, name=str(target), path=target)
 
 
 def _read_json(path: Path) -> Any:
