@@ -122,6 +122,13 @@ class EvalConfig:
     agent_options: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "Extra keyword options for the agent factory."}
     )
+    strict: bool = field(
+        default=False,
+        metadata={
+            "help": "Refuse to evaluate an hf: checkpoint on videos it was trained on "
+            "(default: warn)."
+        },
+    )
 
 
 def check_config(config: EvalConfig) -> None:
@@ -491,6 +498,28 @@ def _prepare_folder(
     return []
 
 
+def _check_leakage(
+    config: EvalConfig, records: Sequence[VideoRecord], log: Callable[[str], None]
+) -> None:
+    """Warn (or with ``strict``, refuse) when an ``hf:`` checkpoint was trained on these videos."""
+    from .splits import overlap_with_training
+
+    try:
+        overlap = overlap_with_training(config.agent, [r.video_id for r in records])
+    except (ValueError, OSError) as e:
+        raise RunError(f"cannot read the checkpoint's training record: {e}") from e
+    if not overlap:
+        return
+    shown = ", ".join(overlap[:5]) + (" ..." if len(overlap) > 5 else "")
+    message = (
+        f"{len(overlap)} of the {len(records)} evaluated videos were used to train "
+        f"{config.agent} ({shown}): its scores on them are not held-out results"
+    )
+    if config.strict:
+        raise RunError(message + " (--strict)")
+    log("WARNING: " + message + "; evaluate on a validation split (visualact data split)")
+
+
 def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) -> Path:
     """Run ``config`` to completion and return the run folder."""
     from .datasets import load_benchmark
@@ -504,6 +533,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     records = select_records(benchmark, config)
     if not records:
         raise RunError("no videos selected (check --scenarios, --limit and --shard)")
+    _check_leakage(config, records, log)
     sampler = SamplerConfig(
         num_frames=config.frames, rule=config.frame_rule, size=config.frame_size
     )

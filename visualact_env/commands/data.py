@@ -7,6 +7,8 @@
 * ``download [DIR]``: fetch ``Proactive-LMM/VisualActBench`` from the Hugging Face hub, then
   import it.
 * ``generate demo|synthetic-full [--out DIR]``: write the synthetic datasets.
+* ``split DATA --val-fraction F --seed S --out DIR``: train/validation annotation files,
+  stratified by scenario and balanced in APL, recorded with their fingerprints.
 * ``stats [DATA] [--out DIR] [--json]``: the paper's Figure 3 for any dataset, checked against
   the published counts.
 
@@ -36,6 +38,7 @@ def register(subparsers: Any) -> None:
     _add_download(sub)
     _add_generate(sub)
     _add_stats(sub)
+    _add_split(sub)
 
 
 def _no_action(parser: argparse.ArgumentParser) -> int:
@@ -274,4 +277,44 @@ def run_stats(args: argparse.Namespace) -> int:
     print(format_table(stats, comparisons))
     if charts:
         print("charts: " + ", ".join(charts))
+    return 0
+
+
+def _add_split(sub: Any) -> None:
+    p = sub.add_parser(
+        "split",
+        help="write train and validation annotation files (stratified, recorded)",
+        description="Cut a benchmark into train.jsonl and val.jsonl, stratified by scenario and "
+        "balanced in APL as far as the counts allow, deterministic for a seed. split.json records "
+        "the seed, the fraction, the fingerprints and the video ids of each part. Example: "
+        "visualact data split demo --val-fraction 0.25 --seed 0 --out splits/demo",
+    )
+    p.add_argument("data", help="demo, synthetic-full, or an annotation .jsonl / folder")
+    p.add_argument(
+        "--val-fraction", type=float, default=0.2, help="share of videos in val (default: 0.2)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run_split)
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from ..datasets import load_benchmark
+    from ..loading import DataError
+    from ..splits import split_benchmark, write_split
+
+    try:
+        benchmark = load_benchmark(args.data)
+        split = split_benchmark(benchmark, args.val_fraction, args.seed)
+        out = write_split(benchmark, split, args.out)
+    except DataError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"{out}: train {len(split.train)} videos, val {len(split.val)} videos "
+        f"(seed {split.seed}, stratified by scenario and APL); see {out / 'split.json'}"
+    )
     return 0

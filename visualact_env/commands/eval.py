@@ -126,6 +126,7 @@ def config_from_args(args: argparse.Namespace, **overrides: object):
         agent_options=dict(args.agent_option),
         html=not args.no_html,
         progress=args.progress,
+        strict=getattr(args, "strict", False),
     )
     fields.update(overrides)
     return EvalConfig(**fields)
@@ -146,6 +147,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--resume", action="store_true", help="continue the run in --out (retries failed videos)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to evaluate an hf: checkpoint on videos it was trained on (default: warn)",
+    )
     p.add_argument("--samples", type=int, default=1, help="proposal lists per video (default: 1)")
     p.add_argument(
         "--shard",
