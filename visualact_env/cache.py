@@ -78,7 +78,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    """Write ``text`` as UTF-8 atomically; a lone surrogate is written as U+FFFD, never raises."""
+    from .jsonio import replace_surrogates
+
+    return atomic_write_bytes(path, replace_surrogates(text)[0].encode("utf-8"))
 
 
 def publish_dir(

@@ -7,76 +7,15 @@ anything is returned. Nothing is half-loaded.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import MAX_PROBLEMS_SHOWN, DataError, Problem  # noqa: F401 - re-exported
+from .jsonio import iter_jsonl as read_jsonl
+from .jsonio import write_jsonl  # noqa: F401 - re-exported
 from .records import SCENARIOS, Action, Benchmark, Prediction, VideoRecord
-
-MAX_PROBLEMS_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an input file."""
-
-    file: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
-
-
-class DataError(ValueError):
-    """Raised when an input file has one or more problems; ``problems`` lists them all."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        shown = "\n".join(f"  {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
-        more = len(problems) - MAX_PROBLEMS_SHOWN
-        tail = f"\n  ... and {more} more" if more > 0 else ""
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"{len(problems)} {noun} found:\n{shown}{tail}")
-
-
-def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | None]]:
-    """Yield ``(line_number, value, error)`` for each non-blank line; ``error`` if not JSON."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield lineno, None, f"not UTF-8 text (byte {e.start + 1} of the line)"
-                continue
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line), None
-            except json.JSONDecodeError as e:
-                # some messages already end in "at" ("Unterminated string starting at")
-                yield (
-                    lineno,
-                    None,
-                    f"invalid JSON ({e.msg.removesuffix(' at')} at column {e.colno})",
-                )
-
-
-def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]]) -> Path:
-    """Write rows as JSON Lines (UTF-8, one object per line)."""
-    from .cache import atomic_write_text
-
-    text = "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in rows)
-    return atomic_write_text(path, text)
 
 
 def _json_objects(path: Path, what: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
