@@ -34,7 +34,10 @@ MIDDLE_DEEP = "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5)  # decodes, but too 
         ('{"text": "cut \\ud83d"}', "lone surrogate in a string"),
         ('{"text": "\\udc00 low"}', "lone surrogate in a string"),
         ('{"\\ud800": 1}', "lone surrogate in a key"),
-        ('{"a": 1,}', "invalid JSON (Expecting property name enclosed in double quotes at column 9)"),
+        (
+            '{"a": 1,}',
+            "invalid JSON (Expecting property name enclosed in double quotes at column 9)",
+        ),
         ("", "invalid JSON (Expecting value at column 1)"),
     ],
 )
