@@ -31,6 +31,7 @@ which is also kept out of :meth:`config`, diagnostics and error messages.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -47,6 +48,7 @@ from urllib.parse import urlsplit, urlunsplit
 from visualact_env.agent import Agent, AgentOutput
 from visualact_env.frames import frame_array
 from visualact_env.records import as_actions
+from visualact_env.redaction import strip_credentials
 
 from .images import DEFAULT_JPEG_QUALITY, IMAGE_DETAILS, frames_digest, image_parts
 
@@ -81,20 +83,55 @@ _OPTION_TYPES: dict[str, Any] = {
 # Small pure helpers
 
 
-def parse_model_spec(arg: str | None) -> tuple[str, str | None]:
-    """``"gpt-4o"`` -> ``("gpt-4o", None)``; ``"m@http://h:8000/v1"`` -> ``("m", "http://h:8000/v1")``."""
+def parse_model_spec(arg: str | None, *, at_in_model: bool = False) -> tuple[str, str | None]:
+    """``"gpt-4o"`` -> ``("gpt-4o", None)``; ``"m@http://h:8000/v1"`` -> ``("m", "http://h:8000/v1")``.
+
+    An ``@`` not followed by ``http://`` or ``https://`` is an error (``m@localhost:8000/v1``
+    would otherwise become a model name on the public API, and the frames would leave the
+    machine), unless ``at_in_model`` says the base URL is given elsewhere and the ``@`` belongs
+    to the model's name.
+    """
     if not arg or not arg.strip():
         raise ValueError(
             "the openai agent needs a model: openai:MODEL or openai:MODEL@BASE_URL "
             "(e.g. openai:gpt-4o, openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1)"
         )
-    match = re.search(r"@(https?://)", arg)
+    match = re.search(r"@(https?://)", arg, re.IGNORECASE)
     if match is None:
+        if "@" in arg and not at_in_model:
+            model = arg.partition("@")[0].strip() or "MODEL"
+            # the rest is not echoed: it may hold credentials in a form no parser recognises
+            raise ValueError(
+                f"openai:{model}@...: the part after '@' must be a base URL starting with "
+                f"http:// or https:// (e.g. openai:{model}@http://localhost:8000/v1); a model "
+                "name containing '@' needs its server given as --agent-option base_url=URL"
+            )
         return arg.strip(), None
     model, url = arg[: match.start()].strip(), arg[match.start() + 1 :].strip()
     if not model:
         raise ValueError(f"no model name before '@' in {arg!r}")
     return model, url
+
+
+def check_base_url(url: str) -> None:
+    """Raise ``ValueError`` unless ``url`` is an ``http://`` or ``https://`` URL with a host."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"base URL {strip_credentials(url)!r} must start with http:// or https:// and name "
+            f"a host (e.g. http://localhost:8000/v1)"
+        )
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL's credentials, as they could reappear in text: the password,
+    a long user name (often a token), and the HTTP Basic header value made from them."""
+    parts = urlsplit(url)
+    user, password = parts.username, parts.password
+    if user is None and password is None:
+        return []
+    basic = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+    return [s for s in (password, user if user and len(user) >= 12 else None, basic) if s]
 
 
 def public_url(url: str) -> str:
@@ -146,11 +183,18 @@ class Redactor:
     )
 
     def __init__(self, secrets: Sequence[str | None] = ()) -> None:
-        self.secrets = [s for s in secrets if s and len(s) >= 6]
+        # longest first, so a secret containing another is removed whole
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
-    def __call__(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
+        """Only the configured secrets replaced: for model answers, where a pattern (``bearer
+        ...``) could match ordinary words and change what is scored."""
         for secret in self.secrets:
             text = text.replace(secret, "***")
+        return text
+
+    def __call__(self, text: str) -> str:
+        text = self.scrub(text)
         for pattern in self._PATTERNS:
             text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
         return text
@@ -247,9 +291,10 @@ class OpenAIAgent(Agent):
         self._base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
         )
+        check_base_url(self._base_url)
         self.base_url = public_url(self._base_url)
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or self._keyless(self.base_url)
-        self._redact = Redactor([self._api_key, urlsplit(self._base_url).password])
+        self._redact = Redactor([self._api_key, *url_secrets(self._base_url)])
         self.temperature = float(temperature)
         self.max_tokens = int(max_tokens)
         self.seed = seed
@@ -282,14 +327,44 @@ class OpenAIAgent(Agent):
 
         String option values (from ``--agent-option key=value``) are converted to their types.
         """
-        model, url = parse_model_spec(arg)
         opts = coerce_options(options)
+        model, url = parse_model_spec(arg, at_in_model=opts.get("base_url") is not None)
         if url is not None and opts.get("base_url") is None:
             opts["base_url"] = url
         spec = f"openai:{model}" + (
             f"@{public_url(opts['base_url'])}" if opts.get("base_url") else ""
         )
         return cls(model, spec=spec, **opts)
+
+    def preflight(self) -> None:
+        """Check once that the endpoint answers (one ``GET /models``) before a run starts.
+
+        Raises ``ConnectionError`` naming the URL (credentials stripped) when the server cannot
+        be reached or times out, or rejects the API key (401/403). Any other answer, a 404 from
+        a server without ``/models`` included, counts as reachable.
+        """
+        self._submit(self._preflight()).result()
+
+    async def _preflight(self) -> None:
+        import openai
+
+        client = self._get_client()
+        try:
+            await asyncio.wait_for(client.get("/models", cast_to=str), self.timeout)
+        except (asyncio.TimeoutError, openai.APITimeoutError):
+            reason = f"no answer within {self.timeout:g}s"
+        except openai.APIConnectionError as exc:
+            reason = self._redact(str(exc.__cause__ or exc))
+        except openai.APIStatusError as exc:
+            if exc.status_code not in (401, 403):
+                return  # the server is there (some have no /models route)
+            reason = f"HTTP {exc.status_code}: " + self._redact(_error_message(exc))[:300]
+            raise ConnectionError(
+                f"the server at {self.base_url} refused the API key: {reason}"
+            ) from None
+        else:
+            return
+        raise ConnectionError(f"cannot reach the server at {self.base_url}: {reason}")
 
     @staticmethod
     def _check_settings(
@@ -430,9 +505,9 @@ class OpenAIAgent(Agent):
         cache_key = self._cache_key(frames, seed) if self.deterministic and self.use_cache else None
         if cache_key is not None:
             hit = self._response_cache().get(cache_key)
-            if hit is not None:
+            if hit is not None and isinstance(hit.get("raw_text"), str):
                 return self._output(
-                    hit["raw_text"],
+                    self._redact.scrub(hit["raw_text"]),
                     hit.get("usage") or {},
                     [],
                     0,
@@ -546,14 +621,19 @@ class OpenAIAgent(Agent):
                 diagnostics.append(f"attempt {attempts}: {exc.message}; retrying in {delay:.2f}s")
                 await asyncio.sleep(delay)
         text, usage, finish = _answer_of(body)
+        # a server may echo the request's Authorization header into its answer: the key must
+        # not reach predictions, reports or the cache
+        text = self._redact.scrub(text)
         self._add_usage(usage)
-        if cache_key is not None:
+        output = self._output(text, usage, diagnostics, attempts, finish_reason=finish)
+        # cached only once it has yielded an answer, so a resumed run can recover the rest
+        if cache_key is not None and output.error is None:
             entry = {"raw_text": text, "usage": usage, "finish_reason": finish, "model": self.model}
             try:
                 self._response_cache().put(cache_key, entry)
-            except OSError as exc:
-                diagnostics.append(f"response cache write failed: {exc}")
-        return self._output(text, usage, diagnostics, attempts, finish_reason=finish)
+            except (OSError, ValueError) as exc:  # best-effort: a full disk costs only reuse
+                output.diagnostics.append(f"response cache write failed: {self._redact(str(exc))}")
+        return output
 
     def _retry_delay(self, failures: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -570,8 +650,12 @@ class OpenAIAgent(Agent):
             # per-request transform of ``chat.completions.create`` over every content part and
             # the schema (measured: most of the client's CPU time for 8-image requests), and
             # returns the body as text so malformed bodies are ours to judge
-            text = await client.post("/chat/completions", cast_to=str, body=payload)
-        except openai.APITimeoutError:
+            # the client's timeout bounds each read; wait_for bounds the whole attempt, so a
+            # body dripped one chunk at a time cannot hold a request open indefinitely
+            text = await asyncio.wait_for(
+                client.post("/chat/completions", cast_to=str, body=payload), self.timeout
+            )
+        except (asyncio.TimeoutError, openai.APITimeoutError):
             raise _Retryable(f"timed out after {self.timeout:g}s") from None
         except openai.APIConnectionError as exc:
             raise _Retryable(self._redact(f"connection error: {exc.__cause__ or exc}")) from None
@@ -606,6 +690,11 @@ class OpenAIAgent(Agent):
         message = choices[0].get("message")
         if not isinstance(message, dict):
             raise _Retryable("malformed response: choices[0] has no 'message'")
+        content = message.get("content")
+        if not (content is None or isinstance(content, (str, list))):
+            raise _Retryable(
+                f"malformed response: message content is a JSON {type(content).__name__}, not text"
+            )
         return body
 
     def _add_usage(self, usage: Mapping[str, int]) -> None:
@@ -661,13 +750,14 @@ def _answer_of(body: dict[str, Any]) -> tuple[str, dict[str, int], str | None]:
     content = choice["message"].get("content")
     if isinstance(content, list):  # some servers return content parts
         content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    finish = choice.get("finish_reason")
     usage_in = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     usage = {
         k: int(usage_in[k])
         for k in ("prompt_tokens", "completion_tokens", "total_tokens")
         if isinstance(usage_in.get(k), int)
     }
-    return (content or ""), usage, choice.get("finish_reason")
+    return (content or ""), usage, finish if isinstance(finish, str) else None
 
 
 def _error_message(exc: Any) -> str:

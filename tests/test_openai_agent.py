@@ -252,6 +252,79 @@ def test_connection_refused_is_a_recorded_failure(agent_factory):
     assert out.failed and out.attempts == 2 and "connection error" in out.error
 
 
+def test_a_dripped_response_is_cut_at_the_attempt_timeout(agent_factory):
+    """Each chunk arrives well within the read timeout; the whole would take 4.75 s. The
+    per-attempt timeout (1 s) bounds the whole attempt, not each read."""
+    drip = Fault.drip(chunks=20, interval=0.25)
+    with FakeOpenAIServer(script=[drip, drip]) as server:
+        out = agent_factory(server, timeout=1.0, max_retries=1).act({"frames": make_frames(16)}, {})
+        assert [r.fault for r in server.chat_requests] == ["drip", "drip"]
+    assert out.failed and out.attempts == 2
+    assert "timed out after 1s" in out.error
+
+
+def test_a_dripped_response_within_the_timeout_is_accepted(agent_factory):
+    with FakeOpenAIServer(script=[Fault.drip(chunks=4, interval=0.05)]) as server:
+        frames = make_frames(17)
+        out = agent_factory(server, timeout=30.0).act({"frames": frames}, {})
+    assert out.error is None and out.attempts == 1 and tag_of(frames) in out.actions[0].text
+
+
+def test_non_text_content_is_retried_and_never_cached(agent_factory):
+    """Regression: ``"content": 12345`` was cached before it failed, so a resumed run could
+    never recover the video."""
+    frames = make_frames(18)
+    with FakeOpenAIServer(script=[Fault.bad_content(12345)]) as server:
+        failed = agent_factory(server, cache=True, max_retries=0).act({"frames": frames}, {})
+        assert failed.failed and "message content is a JSON int, not text" in failed.error
+        resumed = agent_factory(server, cache=True, max_retries=0).act({"frames": frames}, {})
+        assert len(server.chat_requests) == 2  # nothing was cached: asked again
+    assert resumed.error is None and not resumed.cached and tag_of(frames) in resumed.raw_text
+    with FakeOpenAIServer(script=[Fault.bad_content({"text": "x"}), Fault.ok()]) as server:
+        recovered = agent_factory(server, cache=True).act({"frames": make_frames(19)}, {})
+    assert recovered.error is None and recovered.attempts == 2
+
+
+def test_a_key_echoed_by_the_server_is_redacted_from_answers_and_cache(agent_factory):
+    """A server that echoes the request headers puts the key (Bearer) or the URL credentials
+    (HTTP Basic, which the client builds from them) into its answer."""
+    frames = make_frames(20)
+    cached_before = _cache_files()
+    with FakeOpenAIServer(default=Fault.echo_headers()) as server:
+        agent = agent_factory(server, cache=True)
+        out = agent.act({"frames": frames}, {})
+        assert KEY in server.chat_requests[0].headers["authorization"]
+        again = agent_factory(server, cache=True).act({"frames": frames}, {})
+        url = server.base_url.replace("://", "://visualact-user:URLPASS-TOPSECRET@")
+        basic = OpenAIAgent.from_spec(f"fake-vlm@{url}", api_key=KEY, cache=True)
+        try:
+            via_basic = basic.act({"frames": make_frames(22)}, {})
+            assert server.chat_requests[-1].headers["authorization"].startswith("Basic ")
+        finally:
+            basic.close()
+    assert again.cached and again.raw_text == out.raw_text
+    for result in (out, via_basic):
+        assert result.error is None and "Authorization" in result.actions[0].text
+        assert "Authorization: Bearer ***" in result.raw_text or "Basic ***" in result.raw_text
+    texts = [json.dumps(r.record_fields()) + repr(r) for r in (out, again, via_basic)]
+    texts += [p.read_text() for p in _cache_files() - cached_before]
+    assert len(texts) > 3, "the answers were cached"
+    blob = "".join(texts)
+    assert KEY not in blob and "TOPSECRET" not in blob
+    import base64
+
+    assert base64.b64encode(b"visualact-user:URLPASS-TOPSECRET").decode() not in blob
+
+
+def test_redaction_of_answers_changes_nothing_but_the_secrets(agent_factory):
+    """Answer text is scrubbed of the configured secrets only, never by pattern: an action
+    about a stretcher bearer keeps its words."""
+    answer = json.dumps({"actions": [{"action": "Call the stretcher bearer team now", "apl": 2}]})
+    with FakeOpenAIServer(script=[Fault.ok(answer)]) as server:
+        out = agent_factory(server).act({"frames": make_frames(21)}, {})
+    assert out.raw_text == answer and out.actions[0].text == "Call the stretcher bearer team now"
+
+
 def test_empty_content_is_an_empty_answer_with_diagnostic(agent_factory):
     with FakeOpenAIServer(script=[Fault.empty()]) as server:
         out = agent_factory(server).act({"frames": make_frames(12)}, {})
@@ -451,6 +524,59 @@ def test_parse_model_spec():
         parse_model_spec(None)
     with pytest.raises(ValueError, match="no model name"):
         parse_model_spec("@http://localhost:8000/v1")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "fake-vlm@localhost:8000/v1",
+        "fake-vlm@127.0.0.1:8000/v1",
+        "fake-vlm@user:PASS-TOPSECRET@localhost:8000/v1",
+        "fake-vlm@ftp://localhost/v1",
+    ],
+)
+def test_a_base_url_without_http_scheme_is_an_error_not_the_public_api(spec, monkeypatch):
+    """Regression: ``MODEL@localhost:8000/v1`` became the model name ``MODEL@localhost...`` on
+    api.openai.com, so with a real key the frames would have left the machine."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ValueError, match="must be a base URL starting with http://") as err:
+        make_agent(f"openai:{spec}")
+    assert "openai:fake-vlm@http://localhost:8000/v1" in str(err.value)
+    assert "TOPSECRET" not in str(err.value)
+
+
+def test_a_base_url_option_must_be_http(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    for url in ("localhost:8000/v1", "http://", "file:///etc/passwd"):
+        with pytest.raises(ValueError, match="must start with http:// or https://"):
+            OpenAIAgent.from_spec("fake-vlm", base_url=url, api_key=KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", "localhost:8000/v1")
+    with pytest.raises(ValueError, match="must start with http:// or https://"):
+        OpenAIAgent.from_spec("fake-vlm", api_key=KEY)
+
+
+def test_a_model_name_with_an_at_sign_takes_its_server_from_the_option():
+    agent = OpenAIAgent.from_spec("claude-3@20240229", base_url="http://localhost:8000/v1")
+    assert agent.model == "claude-3@20240229" and agent.base_url == "http://localhost:8000/v1"
+
+
+def test_preflight_checks_the_server_once_and_names_it_without_credentials(agent_factory):
+    with FakeOpenAIServer() as server:
+        agent = agent_factory(server)
+        agent.preflight()
+        assert [(r.method, r.path) for r in server.requests] == [("GET", "/v1/models")]
+        url = server.base_url
+    stopped = OpenAIAgent.from_spec(
+        f"fake-vlm@{url.replace('://', '://someone:PASS-TOPSECRET@')}", api_key=KEY
+    )
+    try:
+        with pytest.raises(ConnectionError) as err:
+            stopped.preflight()
+    finally:
+        stopped.close()
+    assert f"cannot reach the server at {url}" in str(err.value)
+    assert "TOPSECRET" not in str(err.value) and "someone" not in str(err.value)
 
 
 def test_from_spec_local_server_needs_no_key(monkeypatch):

@@ -14,7 +14,10 @@ The default answer is a JSON action list derived from the request: one action pe
 5), each tagged with :func:`image_tag` of the first image so a test can check that every video
 got its own answer. Faults (:class:`Fault`): 429 with ``Retry-After`` (seconds or HTTP date),
 500/503, a delay (beyond the client's timeout), a body that is not JSON, JSON without
-``choices``, a 400 rejecting ``response_format``, empty content, or a scripted answer.
+``choices``, a 400 rejecting ``response_format``, empty content, content that is not text
+(``"content": 12345``), an answer echoing the request's headers (``Authorization`` included, as
+a misconfigured proxy or debug server does), a body dripped slowly one chunk at a time (each
+chunk well within a read timeout, the whole far beyond it), or a scripted answer.
 
 The server is bounded: it shuts itself down after ``max_lifetime`` seconds even if a test
 forgets to stop it, and it listens on 127.0.0.1 only.
@@ -45,6 +48,9 @@ FAULT_KINDS = (
     "empty",
     "bad_request",
     "unauthorized",
+    "bad_content",
+    "echo_headers",
+    "drip",
 )
 
 
@@ -55,7 +61,8 @@ class Fault:
     ``kind`` is one of :data:`FAULT_KINDS`; ``status`` the HTTP status of error kinds;
     ``retry_after`` the ``Retry-After`` header (a number of seconds, or a string sent verbatim,
     e.g. an HTTP date); ``delay`` extra seconds before answering; ``content`` a scripted answer;
-    ``message`` the error message of ``bad_request``.
+    ``message`` the error message of ``bad_request``; ``value`` the message content of
+    ``bad_content`` (any JSON value); ``chunks`` and ``interval`` how ``drip`` sends its body.
     """
 
     kind: str = "ok"
@@ -64,6 +71,9 @@ class Fault:
     delay: float = 0.0
     content: str | None = None
     message: str | None = None
+    value: Any = None
+    chunks: int = 1
+    interval: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -113,6 +123,25 @@ class Fault:
     def unauthorized(cls) -> Fault:
         """401 whose message echoes the Authorization header's key, as some servers do."""
         return cls("unauthorized", status=401)
+
+    @classmethod
+    def bad_content(cls, value: Any = 12345) -> Fault:
+        """A completion whose ``message.content`` is ``value``, not text (a malformed body)."""
+        return cls("bad_content", value=value)
+
+    @classmethod
+    def echo_headers(cls) -> Fault:
+        """A normal-looking action list whose text echoes the request's headers, including
+        ``Authorization: Bearer <key>`` (what a debugging proxy or a careless server does)."""
+        return cls("echo_headers")
+
+    @classmethod
+    def drip(cls, chunks: int = 10, interval: float = 1.0) -> Fault:
+        """A normal answer whose body is sent in ``chunks`` pieces, ``interval`` seconds apart:
+        every read finishes quickly, the whole response takes ``(chunks - 1) * interval``."""
+        if chunks < 1 or interval < 0:
+            raise ValueError(f"drip needs chunks >= 1 and interval >= 0, got {chunks}, {interval}")
+        return cls("drip", chunks=int(chunks), interval=float(interval))
 
 
 @dataclass
@@ -391,6 +420,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), headers)
 
+    def _drip(self, fake: FakeOpenAIServer, body: bytes, chunks: int, interval: float) -> None:
+        """Send a 200 with ``body`` in ``chunks`` pieces, ``interval`` seconds apart."""
+        size = max(1, -(-len(body) // chunks))
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for start in range(0, len(body), size):
+                if start:
+                    fake.sleep(interval)
+                self.wfile.write(body[start : start + size])
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True  # the client gave up (as it should)
+
     def _read_body(self) -> tuple[bytes, Any]:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -460,6 +505,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"id": "chatcmpl-broken", "object": "chat.completion"})
         elif kind == "empty":
             self._send_json(200, fake.completion(body, ""))
+        elif kind == "bad_content":
+            completion = fake.completion(body, "")
+            completion["choices"][0]["message"]["content"] = fault.value
+            self._send_json(200, completion)
+        elif kind == "echo_headers":
+            echoed = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
+            auth = self.headers.get("Authorization") or ""
+            actions = [{"action": f"Debug echo: Authorization: {auth}", "apl": 1}]
+            content = json.dumps({"actions": actions, "note": echoed})
+            self._send_json(200, fake.completion(body, content))
+        elif kind == "drip":
+            completion = fake.completion(body, fake.responder(body))
+            self._drip(fake, json.dumps(completion).encode(), fault.chunks, fault.interval)
         else:  # ok, delay
             content = fault.content if fault.content is not None else fake.responder(body)
             self._send_json(200, fake.completion(body, content))
