@@ -138,7 +138,7 @@ SHAPES: list[tuple[str, list[str], dict[str, Any]]] = [
                 "g1",
                 [("Slow down before the crossing", 2, True), ("Stop behind the bus", 3, False)],
             ),
-            "detected": {"scenario": "(group key)"},
+            "detected": {"scenario": "@group"},
         },
     ),
 ]
@@ -192,26 +192,42 @@ def test_out_elsewhere_links_videos(tmp_path: Path, clip_bytes: bytes) -> None:
     )
 
 
-def test_custom_fields_fail_with_helpful_message_then_map(
-    tmp_path: Path, clip_bytes: bytes
-) -> None:
+def test_custom_fields_are_detected_by_their_values(tmp_path: Path, clip_bytes: bytes) -> None:
+    """Unknown key names (clip_name, cat, prio, kind) are chosen by what their values hold."""
     json_path = _release(tmp_path, "custom_fields.json", ["z1.mp4", "z2.mp4"], clip_bytes)
+    result = import_release(json_path)
+    assert _actions(result.benchmark, "z1") == [("Yield to the cyclist", 3, True)]
+    assert _actions(result.benchmark, "z2") == [("Close the fridge door", 1, False)]
+    assert result.benchmark["z2"].scenario == "home_service"
+    choices = result.plan.fields.choices
+    assert {t: (c.source, c.heuristic) for t, c in choices.items() if c.source} == {
+        "video": ("clip_name", True),
+        "video_id": ("clip_name", True),
+        "scenario": ("cat", True),
+        "actions": ("labels", True),
+        "actions.text": ("sentence", True),
+        "actions.apl": ("prio", True),
+        "actions.proactive": ("kind", True),
+    }
+
+
+def test_undetectable_fields_fail_with_helpful_message(tmp_path: Path, clip_bytes: bytes) -> None:
+    rows = [{"clip_name": "z1.mp4", "cat": "DN", "notes": 5}, {"clip_name": "z2.mp4", "cat": "HS"}]
+    json_path = tmp_path / "visualactbench.json"
+    json_path.write_text(json.dumps(rows), "utf-8")
+    (tmp_path / "videos").mkdir()
+    for name in ("z1.mp4", "z2.mp4"):
+        (tmp_path / "videos" / name).write_bytes(clip_bytes)
     with pytest.raises(ImportFormatError) as info:
         import_release(json_path)
     msg = str(info.value)
     assert str(json_path) in msg
-    assert "could not detect video_id, scenario, actions.apl." in msg
-    assert "--map video_id=<key> --map scenario=<key> --map actions.apl=<key>" in msg
+    assert "could not detect actions, actions.text." in msg
     assert "Top level: a list of 2 items" in msg
-    assert '  clip_name: "z1.mp4"' in msg  # first record's keys with example values
-    assert '  cat: "Dynamic Navigation"' in msg
-    assert "--map video_id=" in msg and "Targets: records, video_id" in msg
+    assert '  clip_name: "z1.mp4"' in msg and '  cat: "DN"' in msg  # keys with example values
+    assert "--map actions=<key> --map actions.text=<key>" in msg
+    assert "Targets: records, video_id" in msg
     assert not (tmp_path / "annotations.jsonl").exists()  # nothing half-written
-    fmap = parse_field_map(["video_id=clip_name", "scenario=cat", "actions.apl=prio"])
-    result = import_release(json_path, field_map=fmap)
-    assert _actions(result.benchmark, "z1") == [("Yield to the cyclist", 3, True)]
-    assert _actions(result.benchmark, "z2") == [("Close the fridge door", 1, False)]
-    assert result.benchmark["z2"].scenario == "home_service"
 
 
 def test_bad_values_listed_per_record(tmp_path: Path, clip_bytes: bytes) -> None:
@@ -221,15 +237,15 @@ def test_bad_values_listed_per_record(tmp_path: Path, clip_bytes: bytes) -> None
     problems = {(p.field, p.message.split(" ")[0]) for p in info.value.problems}
     text = str(info.value)
     assert all(p.file == str(json_path) for p in info.value.problems)
-    assert "record 0: scenario scenario='Kitchen' not recognised" in text
-    assert "record 0 actions[0]: APL apl=9 is not a level 0..4" in text
-    assert "record 1 actions[0]: proactive/reactive proactive='sometimes' not understood" in text
+    assert "$[0].scenario: 'Kitchen' is not a scenario" in text
+    assert "$[0].actions[0]: APL 9 is not understood" in text
+    assert "$[1].actions[0]: proactive/reactive flag 'sometimes' is not understood" in text
     assert len(problems) == 3
 
 
 def test_missing_clip_and_missing_videos_folder(tmp_path: Path, clip_bytes: bytes) -> None:
     json_path = _release(tmp_path, "dict_by_video_id.json", ["clip_a.mp4"], clip_bytes)
-    with pytest.raises(DataError, match=r"record 1 \(key 'clip_b.mp4'\): no clip for 'clip_b.mp4'"):
+    with pytest.raises(DataError, match=r"\$\['clip_b.mp4'\]: no clip for 'clip_b.mp4'"):
         import_release(json_path)
     empty = tmp_path / "empty"
     shutil.copy(FIXTURES / "list_of_records.json", empty.with_suffix(".json"))
@@ -310,15 +326,40 @@ def test_parse_field_map_errors() -> None:
 
 
 def test_cli_import(tmp_path: Path, clip_bytes: bytes, capsys: pytest.CaptureFixture[str]) -> None:
-    json_path = _release(tmp_path, "custom_fields.json", ["z1.mp4", "z2.mp4"], clip_bytes)
+    rows = [
+        {"video": "z1.mp4", "scenario": "DN", "actions": [
+            {"action": "Yield to the cyclist", "description": "a cyclist merges", "apl": 3,
+             "proactive": True}]},
+        {"video": "z2.mp4", "scenario": "HS", "actions": [
+            {"action": "Close the fridge", "description": "the door is open", "apl": 1,
+             "proactive": False}]},
+    ]  # fmt: skip
+    json_path = tmp_path / "visualactbench.json"
+    json_path.write_text(json.dumps(rows), "utf-8")
+    (tmp_path / "videos").mkdir()
+    for name in ("z1.mp4", "z2.mp4"):
+        (tmp_path / "videos" / name).write_bytes(clip_bytes)
     assert main(["data", "import", str(json_path)]) == 2
     err = capsys.readouterr().err
-    assert "could not detect video_id" in err and "Traceback" not in err
-    code = main(["data", "import", str(json_path), "--map", "video_id=clip_name", "--map", "scenario=cat",
-                 "--map", "actions.apl=prio"])  # fmt: skip
+    assert "refusing to guess the actions.text" in err and "Traceback" not in err
+    assert "--map actions.text=action" in err and "--map actions.text=description" in err
+    code = main(["data", "import", str(json_path), "--map", "actions.text=action"])
     out = capsys.readouterr().out
     assert code == 0
     assert f"wrote {tmp_path / 'annotations.jsonl'}" in out and "2 videos, 2 actions" in out
+
+
+def test_write_validated_keeps_target_when_invalid(tmp_path: Path) -> None:
+    """The temporary file is validated before it replaces anything, and never left behind."""
+    target = tmp_path / "annotations.jsonl"
+    target.write_text("good\n", "utf-8")
+    bad = [{"video_id": "a", "video": "a.mp4", "scenario": "kitchen", "actions": []}]
+    with pytest.raises(
+        DataError, match=r"annotations.jsonl \(converted, not written\):1: scenario"
+    ):
+        importer._write_validated(target, bad, check_videos=False)
+    assert target.read_text("utf-8") == "good\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["annotations.jsonl"]
 
 
 def _fake_hub(tmp_path: Path, clip_bytes: bytes, calls: list[dict]) -> Any:
@@ -412,7 +453,7 @@ def test_failed_import_keeps_existing_annotations(tmp_path: Path, clip_bytes: by
         {"video_id": "clip_a", "scenario": "HS", "actions": ["Go (APL 2, proactive)"]},
     ]
     json_path.write_text(json.dumps(dup), "utf-8")
-    with pytest.raises(DataError, match="duplicate 'clip_a'"):
+    with pytest.raises(DataError, match=r"\$\[1\]: video id 'clip_a' again \(first at \$\[0\]\)"):
         import_release(json_path)
     assert good.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [

@@ -1,21 +1,27 @@
 """Convert the released VisualActBench JSON (schema undocumented) into the native format.
 
 The Hugging Face dataset ``Proactive-LMM/VisualActBench`` ships ``visualactbench.json`` and a
-``videos/`` folder. Its JSON layout is not documented, so :func:`import_release` detects the
-likely shape instead of assuming one:
+``videos/`` folder. Its JSON layout is documented nowhere readable, so the import is done the
+way a careful person would treat an unknown file, in three visible steps:
 
-* the records: a top-level list, a dict keyed by video id, a dict holding a ``data`` /
-  ``videos`` / ``annotations`` / ... list, or any of these grouped under scenario names;
-* per record, the video id and clip path, the scenario in any common spelling and the actions,
-  given as objects (``text``/``action``/``description``..., ``apl``/``level``/``priority``...,
-  ``proactive``/``type``/``is_proactive``...), as strings such as ``"Call 911 (APL 4,
-  proactive)"``, as parallel lists, or grouped under ``proactive``/``reactive`` keys.
+1. **Where the records are** (:mod:`.import_layout`): lists of records, dicts keyed by video id
+   (holding a record or the action list itself), column-wise parallel arrays, wrappers and
+   scenario groups (keys such as ``"Home Service"``, ``"DN."``, ``home_service``), composed at
+   any depth.
+2. **Which field is which** (:mod:`.import_fields`): chosen over all records; every choice
+   made by a heuristic is named, with the ``--map TARGET=SOURCE`` that pins or overrides it.
+   Two keys that could both be a field and disagree are refused with the candidates listed.
+3. **Conversion**: clip paths (a path-like field wins over the id; an id is looked up by file
+   stem anywhere under the videos folder; extensions are added; an ambiguous name is an error
+   naming both files, :mod:`.clip_index`), scenario spellings (:mod:`.scenario_names`), and
+   APL/proactive values and inline markers read with the one vocabulary
+   (:mod:`.vocabulary`, strict reading).
 
-Anything it cannot detect can be named with a field map (``--map video_id=clip_name --map
-actions.apl=prio``). When detection fails the error shows the keys found (top level and first
-record, with example values) and the exact ``--map`` syntax. The result is written as
-``annotations.jsonl`` with clip paths relative to its folder and checked by
-:func:`visualact_env.loading.parse_annotations`, so a successful import is a loadable benchmark.
+:func:`plan_import` does all of this and writes nothing (``visualact data import --dry-run``
+prints :func:`format_plan`: layout, fields, the first converted records and the counts beside
+the published ones). :func:`import_release` then writes ``annotations.jsonl`` through a
+temporary file that must load with :func:`visualact_env.loading.parse_annotations` before it
+replaces anything: a failed import never destroys a good file.
 """
 
 from __future__ import annotations
@@ -24,42 +30,49 @@ import json
 import os
 import re
 import tempfile
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .clip_index import VIDEO_EXTENSIONS, ClipIndex
+from .import_fields import (
+    TARGETS,
+    Converted,
+    FieldAmbiguity,
+    Fields,
+    convert_all,
+    get_path,
+    infer_fields,
+)
+from .import_layout import Layout, LayoutAmbiguity, find_records
 from .loading import DataError, Problem, parse_annotations, write_jsonl
-from .records import SCENARIOS, Benchmark
-from .vocabulary import apl_strict, proactive_lenient, proactive_strict, split_markers
+from .records import Action, Benchmark, VideoRecord
+from .scenario_names import read_scenario
+from .vocabulary import apl_strict, proactive_strict, split_markers
+
+__all__ = [
+    "REPO_ID",
+    "RELEASE_JSON",
+    "VIDEO_EXTENSIONS",
+    "DownloadError",
+    "ImportFormatError",
+    "ImportPlan",
+    "ImportResult",
+    "download",
+    "find_release_json",
+    "format_plan",
+    "import_release",
+    "parse_field_map",
+    "plan_import",
+]
 
 REPO_ID = "Proactive-LMM/VisualActBench"
 RELEASE_JSON = "visualactbench.json"
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
-
-CONTAINER_KEYS = ("data", "videos", "annotations", "items", "records", "samples", "examples",
-                  "entries", "rows", "dataset", "clips")  # fmt: skip
-CANDIDATES: dict[str, tuple[str, ...]] = {
-    "video_id": ("video_id", "videoid", "video_uid", "clip_id", "vid", "id", "uid", "key",
-                 "video_name", "name"),
-    "video": ("video", "video_path", "video_file", "videopath", "video_name", "file", "filename",
-              "file_name", "path", "clip", "clip_path", "url"),
-    "scenario": ("scenario", "scenario_type", "scenario_name", "scene", "scene_type", "category",
-                 "domain", "class", "task", "setting", "type"),
-    "actions": ("actions", "action_list", "annotations", "responses", "answers", "gt_actions",
-                "ground_truth", "labels", "gt", "outputs", "action"),
-    "source": ("source", "source_dataset", "origin", "dataset"),
-    "actions.text": ("text", "action", "description", "content", "response", "answer",
-                     "sentence", "label", "name"),
-    "actions.apl": ("apl", "APL", "level", "priority", "priority_level", "apl_level",
-                    "action_priority_level", "prioritization_level", "scale", "importance"),
-    "actions.proactive": ("proactive", "is_proactive", "type", "action_type", "category",
-                          "proactivity", "kind", "mode", "reactive", "is_reactive"),
-}  # fmt: skip
-MAP_TARGETS = ("records", *CANDIDATES)
+MAP_TARGETS = ("records", *TARGETS)
 KEY_SOURCE = "@key"
 """Field-map value meaning "the key this record was stored under" (dict keyed by video id)."""
+SHOWN_RECORDS = 3
 
 
 class ImportFormatError(DataError):
@@ -79,6 +92,54 @@ class DownloadError(DataError):
 
 
 @dataclass
+class ImportPlan:
+    """Everything an import found, before anything is written."""
+
+    json_path: Path
+    layout: Layout
+    fields: Fields
+    converted: Converted
+    records_source: str
+    records_heuristic: bool
+    videos_dir: Path | None
+    clip_count: int | None
+    out_dir: Path
+    prefix: str
+    link: Path | None = None
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [Problem(str(self.json_path), None, w, m) for w, m in self.converted.problems]
+
+    def benchmark(self) -> Benchmark:
+        """The converted records as a benchmark (not validated against the clips)."""
+        return Benchmark(
+            records=tuple(
+                VideoRecord(
+                    r["video_id"],
+                    r["video"],
+                    r["scenario"],
+                    tuple(Action(**a) for a in r["actions"]),
+                    r.get("source"),
+                )  # fmt: skip
+                for r in self.converted.records
+            ),
+            name=str(self.json_path),
+        )
+
+    def map_args(self, heuristic_only: bool = True) -> list[str]:
+        """``--map`` arguments that pin the choices (by default only the heuristic ones)."""
+        out = []
+        if self.records_heuristic or not heuristic_only:
+            out.append(f"records={self.records_source}")
+        for target in TARGETS:
+            c = self.fields.choices.get(target)
+            if c and c.source and (c.heuristic or not heuristic_only):
+                out.append(f"{target}={c.source}")
+        return out
+
+
+@dataclass
 class ImportResult:
     """What an import wrote and found: the loaded benchmark and the fields it used."""
 
@@ -86,6 +147,7 @@ class ImportResult:
     benchmark: Benchmark
     detected: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    plan: ImportPlan | None = None
 
 
 # --- field maps --------------------------------------------------------------------------------
@@ -107,111 +169,39 @@ def parse_field_map(items: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
-def _get_path(obj: Any, path: str) -> Any:
-    """Follow a dotted path (``meta.category``, ``labels.0``) through dicts and lists."""
-    cur = obj
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            raise KeyError(path)
-    return cur
-
-
-def _lookup(
-    obj: Mapping[str, Any], target: str, fmap: Mapping[str, str], key: str | None
-) -> tuple[str | None, Any]:
-    """``(source name, value)`` of ``target`` in ``obj``: the mapped path or the first candidate."""
-    if target in fmap:
-        source = fmap[target]
-        if source == KEY_SOURCE:
-            return (source, key) if key is not None else (None, None)
-        try:
-            return source, _get_path(obj, source)
-        except KeyError:
-            return None, None
-    lowered = {k.lower(): k for k in obj if isinstance(k, str)}
-    for cand in CANDIDATES[target]:
-        real = cand if cand in obj else lowered.get(cand.lower())
-        if real is not None and obj[real] not in (None, ""):
-            return real, obj[real]
-    return None, None
-
-
-# --- value normalisation -------------------------------------------------------------------------
-
-_SCENARIO_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("human_machine_interaction", ("hmi", "hci", "hri", "machine", "interaction")),
-    ("dynamic_navigation", ("navigation", "navigate", "driving", "dn", "dynamic")),
-    ("home_service", ("home", "household", "hs", "domestic")),
-    ("safety_monitoring", ("safety", "monitoring", "surveillance", "sm", "security", "monitor")),
-)
+# --- value readers (the vocabulary's strict reading; kept for callers and tests) ---------------
 
 
 def normalize_scenario(value: Any) -> str | None:
-    """``"Dynamic Navigation"``, ``"dynamic-navigation"``, ``"HMI"``... -> a scenario id or None."""
-    if not isinstance(value, str):
-        return None
-    text = re.sub(r"[^a-z0-9]+", " ", value.lower()).strip()
-    if text.replace(" ", "_") in SCENARIOS:
-        return text.replace(" ", "_")
-    words = set(text.split())
-    hits = [scenario for scenario, keys in _SCENARIO_WORDS if words & set(keys)]
-    return hits[0] if len(hits) == 1 else None
+    """``"Dynamic Navigation"``, ``"dynamic-navigation"``, ``"HMI"``, ``"DN."`` -> an id or None."""
+    return read_scenario(value)
 
 
 def normalize_apl(value: Any) -> int | None:
-    """``3``, ``3.0``, ``"3"``, ``"APL 3"``, ``"Level 3"``, ``"P3"``, ``"urgent"`` -> level, else None.
-
-    The strict reading of :mod:`.vocabulary`: ground truth is never guessed.
-    """
+    """``3``, ``"APL 3"``, ``"Level 3"``, ``"P3"``, ``"urgent"`` -> the level, else None (strict)."""
     return apl_strict(value)
 
 
 def normalize_proactive(value: Any, source: str | None = None) -> bool | None:
-    """``True``, ``"proactive"``, ``"Reactive"``, ``"non-proactive"``, ``1``... -> bool, else None.
-
-    The strict reading of :mod:`.vocabulary`; a field named ``reactive``/``is_reactive`` inverts.
-    """
+    """``True``, ``"proactive"``, ``"non-proactive"``, ``1``... -> bool; a reactive field inverts."""
     invert = bool(source) and "reactive" in source.lower()
     return proactive_strict(value, invert=invert)
-
-
-def _group_flag(key: str) -> bool | None:
-    """The flag a group key such as ``proactive_actions`` or ``non-proactive`` names, or None."""
-    return proactive_lenient(key, diagnostics=[])
 
 
 _LIST_PREFIX = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+")
 
 
 def parse_action_string(text: str) -> tuple[str, int | None, bool | None]:
-    """Split ``"Call 911 (APL 4, proactive)"`` or ``"[APL 2] Close the door"`` into parts.
-
-    Markers are found by :func:`.vocabulary.split_markers` and read strictly; a marker whose
-    value is not a level or flag (``"APL 7"``) is removed from the text and gives None.
-    """
+    """Split ``"Call 911 (APL 4, proactive)"`` or ``"[APL 2] Close the door"`` into parts."""
     text, markers = split_markers(_LIST_PREFIX.sub("", text))
-    apl = apl_strict(markers.apl)
-    pro = proactive_strict(markers.proactive)
-    return re.sub(r"\s+", " ", text).strip(" -:;,"), apl, pro
+    return (
+        re.sub(r"\s+", " ", text).strip(" -:;,"),
+        apl_strict(markers.apl),
+        proactive_strict(markers.proactive),
+    )
 
 
-# --- records --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Raw:
-    index: int
-    record: Mapping[str, Any]
-    key: str | None = None
-    scenario_hint: str | None = None
-
-    @property
-    def where(self) -> str:
-        return f"record {self.index}" + (f" (key {self.key!r})" if self.key else "")
+# --- the plan ----------------------------------------------------------------------------------
 
 
 def _describe(value: Any, width: int = 60) -> str:
@@ -219,10 +209,8 @@ def _describe(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _shape_help(
-    data: Any, file: str, what: str, first: Mapping[str, Any] | None = None,
-    missing: Sequence[str] = (),
-) -> ImportFormatError:  # fmt: skip
+def _shape_help(data: Any, file: str, what: str, first: Mapping[str, Any] | None = None,
+                missing: Sequence[str] = ()) -> ImportFormatError:  # fmt: skip
     """The helpful failure: what was found and how to pass ``--map``."""
     lines = [f"could not detect {what}."]
     if isinstance(data, Mapping):
@@ -240,9 +228,6 @@ def _shape_help(
     if first is not None:
         lines.append("First record's keys (example values):")
         lines += [f"  {k}: {_describe(v)}" for k, v in list(first.items())[:20]]
-        acts = next((v for v in first.values() if isinstance(v, list) and v), None)
-        if acts is not None:
-            lines.append(f"First list field's first item: {_describe(acts[0], 120)}")
     if missing:
         maps = " ".join(f"--map {t}=<key>" for t in missing)
         lines.append(f"Pass the missing field(s): visualact data import {file} {maps}")
@@ -257,376 +242,257 @@ def _shape_help(
     return ImportFormatError(file, "\n".join(lines))
 
 
-def _iter_records(data: Any, fmap: Mapping[str, str], file: str) -> list[_Raw]:
+def _locate(data: Any, fmap: Mapping[str, str], file: str) -> tuple[Layout, str, bool]:
+    """The records' layout, the ``records`` source to report, and whether it was a guess."""
     if "records" in fmap:
-        try:
-            data = _get_path(data, fmap["records"])
-        except KeyError:
-            raise _shape_help(
-                data, file, f"the records at --map records={fmap['records']}"
-            ) from None
-    out: list[_Raw] = []
-    _collect(data, out, None, 0)
-    if not out:
+        layouts = []
+        for path in fmap["records"].split(","):
+            path = path.strip()
+            try:
+                node = data if path in ("", ".", "$") else get_path(data, path)
+            except KeyError:
+                raise _shape_help(data, file, f"the records at --map records={path}") from None
+            last = path.rsplit(".", 1)[-1]
+            sid = read_scenario(last, strict=True) if path not in ("", ".", "$") else None
+            try:
+                lay = find_records(node, f"$.{path}" if path not in ("", ".", "$") else "$", path)
+            except LayoutAmbiguity as e:
+                raise _refuse_layout(file, e) from None
+            if lay is None:
+                raise _shape_help(node, file, f"records at --map records={path}")
+            if sid is not None:
+                for raw in lay.raws:
+                    raw.group, raw.group_label = raw.group or sid, raw.group_label or last
+            layouts.append(lay)
+        raws = [r for lay in layouts for r in lay.raws]
+        layout = Layout(raws, [f"--map records={fmap['records']}", *layouts[0].steps],
+                        [fmap["records"]], all(lay.strong for lay in layouts))  # fmt: skip
+        return layout, fmap["records"], False
+    try:
+        layout = find_records(data)
+    except LayoutAmbiguity as e:
+        raise _refuse_layout(file, e) from None
+    if layout is None:
         first = (
             data[0] if isinstance(data, list) and data and isinstance(data[0], Mapping) else None
         )
         raise _shape_help(data, file, "a list of video records", first)
-    for i, raw in enumerate(out):
-        raw.index = i
-    return out
+    source = ",".join(p or "." for p in layout.paths) or "."
+    return layout, source, source != "."
 
 
-def _grouped_by_scenario(data: Mapping[str, Any]) -> bool:
-    """Keys are distinct scenario names and values are groups (not records themselves)."""
-    names = {normalize_scenario(k) for k in data}
-    if not data or None in names or len(names) != len(data):
-        return False
-    record_keys = {k.lower() for k in CANDIDATES["actions"]}
-    return all(
-        isinstance(v, list)
-        or (isinstance(v, Mapping) and not record_keys & {str(k).lower() for k in v})
-        for v in data.values()
-    )
+def _refuse_layout(file: str, e: LayoutAmbiguity) -> ImportFormatError:
+    lines = [
+        f"refusing to guess where the records are: found under {len(e.candidates)} keys of "
+        f"{e.where}:",
+        *(f"  {path}: {n} records" for path, n in e.candidates),
+        "Choose with --map records=KEY, or several with --map records=KEY1,KEY2, e.g.:",
+        f"  visualact data import {file} --map records={e.candidates[0][0]}",
+    ]
+    return ImportFormatError(file, "\n".join(lines))
 
 
-def _collect(data: Any, out: list[_Raw], scenario: str | None, depth: int) -> None:
-    """Find records in the common layouts (see the module docstring)."""
-    if isinstance(data, list):
-        if data and all(isinstance(r, Mapping) for r in data):  # else: not a record list
-            out.extend(_Raw(0, r, None, scenario) for r in data)
-        return
-    if not isinstance(data, Mapping) or depth > 2:
-        return
-    for key in CONTAINER_KEYS:
-        if isinstance(data.get(key), (list, Mapping)) and data[key]:
-            before = len(out)
-            _collect(data[key], out, scenario, depth + 1)
-            if len(out) > before:
-                return
-    if _grouped_by_scenario(data):
-        for key, value in data.items():
-            _collect(value, out, normalize_scenario(key), depth + 1)
-        return
-    values = list(data.values())
-    if values and all(isinstance(v, Mapping) for v in values):
-        out.extend(_Raw(0, v, str(k), scenario) for k, v in data.items())
-    elif values and all(isinstance(v, list) for v in values):
-        out.extend(_Raw(0, {"actions": v}, str(k), scenario) for k, v in data.items())
+def _refuse_field(file: str, e: FieldAmbiguity) -> ImportFormatError:
+    lines = [f"refusing to guess the {e.target}: {len(e.candidates)} keys could hold it and "
+             "they differ on some records:"]  # fmt: skip
+    lines += [f"  {key}: e.g. {example}" for key, example in e.candidates]
+    lines.append("Choose one with --map, e.g.:")
+    lines += [f"  visualact data import {file} --map {e.target}={k}" for k, _ in e.candidates]
+    return ImportFormatError(file, "\n".join(lines))
 
 
-# --- actions ----------------------------------------------------------------------------------------
-
-
-def _action_items(value: Any) -> list[tuple[Any, bool | None]]:
-    """Items of an actions field, with a proactive flag when grouped under proactive/reactive."""
-    if isinstance(value, list):
-        return [(v, None) for v in value]
-    if isinstance(value, str):
-        return [(v, None) for v in value.splitlines() if v.strip()]
-    if isinstance(value, Mapping):
-        out: list[tuple[Any, bool | None]] = []
-        for key, items in value.items():
-            word = str(key).lower()
-            flag = None if "proactive" not in word and "reactive" not in word else _group_flag(word)
-            apl = normalize_apl(key) if flag is None else None
-            for item in items if isinstance(items, list) else [items]:
-                if isinstance(item, str) and apl is not None:
-                    item = {"text": item, "apl": apl}
-                out.append((item, flag))
-        return out
-    return []
-
-
-def _convert_actions(
-    raw: _Raw, fmap: Mapping[str, str], used: Counter[str], problems: list[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    src, value = _lookup(raw.record, "actions", fmap, raw.key)
-    if src is None:
-        problems.append((raw.where, f"no actions field (tried {list(CANDIDATES['actions'])})"))
-        return []
-    used[f"actions<-{src}"] += 1
-    items = _action_items(value)
-    parallel = {t: _lookup(raw.record, t, fmap, None) for t in ("actions.apl", "actions.proactive")}
-    out = []
-    for j, (item, group_flag) in enumerate(items):
-        where = f"{raw.where} actions[{j}]"
-        text, apl, pro, apl_src, pro_src = _action_fields(item, fmap, used, where, problems)
-        for t, (psrc, pval) in parallel.items():
-            if isinstance(pval, list) and len(pval) == len(items) and not isinstance(item, Mapping):
-                used[f"{t}<-{psrc} (parallel list)"] += 1
-                if t == "actions.apl" and apl is None:
-                    apl, apl_src = normalize_apl(pval[j]), f"{psrc}[{j}]={pval[j]!r}"
-                elif t == "actions.proactive" and pro is None:
-                    pro, pro_src = normalize_proactive(pval[j], psrc), f"{psrc}[{j}]={pval[j]!r}"
-        pro = group_flag if pro is None else pro
-        if text is None:
-            continue
-        if apl is not None and apl_src is None:
-            used["actions.apl<-(text)"] += 1
-        if pro is not None and pro_src is None:
-            used[
-                "actions.proactive<-(text)"
-                if group_flag is None
-                else "actions.proactive<-(group key)"
-            ] += 1
-        if apl is None:
-            problems.append((where, _apl_problem(apl_src)))
-        if pro is None:
-            problems.append((where, _proactive_problem(pro_src)))
-        out.append({"text": text, "apl": apl, "proactive": pro})
-    return out
-
-
-def _apl_problem(source: str | None) -> str:
-    if source:
-        return f"APL {source} is not a level 0..4"
-    tried = list(CANDIDATES["actions.apl"])
-    return (
-        f"no APL found (tried fields {tried} and '(APL n)' in the text; use --map actions.apl=KEY)"
-    )
-
-
-def _proactive_problem(source: str | None) -> str:
-    if source:
-        return f"proactive/reactive {source} not understood"
-    tried = list(CANDIDATES["actions.proactive"])
-    return f"no proactive/reactive flag found (tried fields {tried} and '(proactive)' in the text; use --map actions.proactive=KEY)"
-
-
-def _action_fields(
-    item: Any,
-    fmap: Mapping[str, str],
-    used: Counter[str],
-    where: str,
-    problems: list[tuple[str, str]],
-):
-    """``(text, apl, proactive, apl source, proactive source)`` of one action item."""
-    if isinstance(item, str):
-        text, apl, pro = parse_action_string(item)
-        used["actions.text<-(string)"] += 1
-        return (text or None), apl, pro, None, None
-    if not isinstance(item, Mapping):
-        problems.append((where, f"expected an object or a string, got {_describe(item)}"))
-        return None, None, None, None, None
-    tsrc, text = _lookup(item, "actions.text", fmap, None)
-    if not isinstance(text, str) or not text.strip():
-        problems.append(
-            (
-                where,
-                f"no action text (tried {list(CANDIDATES['actions.text'])}) in {_describe(item)}",
-            )
-        )
-        return None, None, None, None, None
-    used[f"actions.text<-{tsrc}"] += 1
-    text, s_apl, s_pro = parse_action_string(text)
-    asrc, aval = _lookup(item, "actions.apl", fmap, None)
-    psrc, pval = _lookup(item, "actions.proactive", fmap, None)
-    apl = normalize_apl(aval) if asrc else s_apl
-    pro = normalize_proactive(pval, psrc) if psrc else s_pro
-    if asrc:
-        used[f"actions.apl<-{asrc}"] += 1
-    if psrc:
-        used[f"actions.proactive<-{psrc}"] += 1
-    apl_src = f"{asrc}={aval!r}" if asrc else None
-    pro_src = f"{psrc}={pval!r}" if psrc else None
-    return text, apl, pro, apl_src, pro_src
-
-
-# --- clips --------------------------------------------------------------------------------------------
-
-
-class _ClipIndex:
-    """Every clip under the videos folder, found by relative path, file name or stem."""
-
-    def __init__(self, videos_dir: Path | None):
-        self.root = videos_dir
-        self.by_rel: dict[str, Path] = {}
-        self.by_name: dict[str, list[Path]] = {}
-        self.by_stem: dict[str, list[Path]] = {}
-        if videos_dir is None or not videos_dir.is_dir():
-            return
-        for path in sorted(videos_dir.rglob("*")):
-            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
-                self.by_rel[path.relative_to(videos_dir).as_posix()] = path
-                self.by_name.setdefault(path.name, []).append(path)
-                self.by_stem.setdefault(path.stem, []).append(path)
-
-    def __len__(self) -> int:
-        return len(self.by_rel)
-
-    def find(self, ref: str) -> tuple[Path | None, str | None]:
-        """The clip for a reference such as ``videos/a.mp4``, ``a.mp4`` or ``a``; or an error."""
-        ref = ref.replace("\\", "/").strip()
-        parts = [p for p in ref.split("/") if p not in ("", ".")]
-        for i in range(len(parts)):
-            hit = self.by_rel.get("/".join(parts[i:]))
-            if hit:
-                return hit, None
-        name = parts[-1] if parts else ref
-        for table, key in (
-            (self.by_name, name),
-            (self.by_stem, Path(name).stem),
-            (self.by_stem, name),
-        ):
-            hits = table.get(key, [])
-            if len(hits) == 1:
-                return hits[0], None
-            if len(hits) > 1:
-                return (
-                    None,
-                    f"ambiguous clip {ref!r}: {len(hits)} files named {key!r} under {self.root}",
-                )
-        return None, f"no clip for {ref!r} under {self.root}"
-
-
-# --- the import -------------------------------------------------------------------------------------
-
-
-def convert_records(
-    data: Any,
+def plan_import(
+    json_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    videos_dir: str | os.PathLike[str] | None = None,
     field_map: Mapping[str, str] | None = None,
     *,
-    file: str = "<data>",
-    clips: _ClipIndex | None = None,
-    video_prefix: str = "videos",
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Convert parsed release JSON into native records; returns ``(records, detected fields)``.
+    check_videos: bool = True,
+) -> ImportPlan:
+    """Detect the layout and fields and convert every record, writing nothing.
 
-    Raises :class:`ImportFormatError` when the layout is not understood and
-    :class:`DataError` listing every record that cannot be converted.
+    Raises :class:`ImportFormatError` when the layout or a field cannot be detected or is
+    ambiguous (the message lists what was found and the ``--map`` to pass). Problems with
+    single records are collected in :attr:`ImportPlan.problems`, not raised.
     """
+    json_path = Path(json_path)
+    file = str(json_path)
     fmap = dict(field_map or {})
-    raws = _iter_records(data, fmap, file)
-    used: Counter[str] = Counter()
-    problems: list[tuple[str, str]] = []
-    out = []
-    for raw in raws:
-        rec = _convert_one(raw, fmap, used, problems, clips, video_prefix)
-        if rec is not None:
-            out.append(rec)
-    _check_detection(data, raws, used, file, problems, converted=len(out))
-    if problems:
-        raise DataError([Problem(file, None, where, msg) for where, msg in problems])
-    detected = {}
-    for entry, _count in used.most_common():
+    data = _read_json(json_path)
+    vdir = Path(videos_dir) if videos_dir else json_path.parent / "videos"
+    out = Path(out_dir) if out_dir else vdir.parent
+    clips: ClipIndex | None = None
+    link: Path | None = None
+    prefix = "videos"
+    if check_videos:
+        clips = ClipIndex(vdir)
+        if not len(clips):
+            msg = ("no video clips found (pass --videos DIR, or --no-check-videos to convert the "
+                   "annotations alone)")  # fmt: skip
+            raise DataError([Problem(str(vdir), None, None, msg)])
+        prefix, link = _clip_prefix(out, vdir)
+    layout, records_source, records_heuristic = _locate(data, fmap, file)
+    for i, raw in enumerate(layout.raws):
+        raw.index = i
+    try:
+        fields = infer_fields(layout.raws, fmap, clips)
+    except FieldAmbiguity as e:
+        raise _refuse_field(file, e) from None
+    missing = [t for t in ("actions", "actions.text") if not fields.source(t)]
+    if not fields.source("video_id") and not fields.source("video"):
+        missing.insert(0, "video_id")
+    if missing:
+        raise _shape_help(data, file, ", ".join(missing), dict(layout.raws[0].record), missing)
+    converted = convert_all(layout.raws, fields, clips, prefix)
+    return ImportPlan(json_path, layout, fields, converted, records_source, records_heuristic,
+                      vdir if check_videos else None, len(clips) if clips is not None else None,
+                      out, prefix, link)  # fmt: skip
+
+
+_STRUCTURAL = ("@key", "@stem", "@value")
+
+
+def detected_fields(plan: ImportPlan) -> dict[str, str]:
+    """``{target: source}`` of every field actually read (the most used source per target)."""
+    out: dict[str, str] = {}
+    for entry, _n in plan.converted.used.most_common():
         target, _, source = entry.partition("<-")
-        detected.setdefault(target, source)
-    return out, detected
-
-
-def _check_detection(
-    data: Any, raws: list[_Raw], used: Counter[str], file: str,
-    problems: list[tuple[str, str]], converted: int,
-) -> None:  # fmt: skip
-    """Fail with the layout help when a field was never found or no record converted at all."""
-    targets = {e.partition("<-")[0] for e in used}
-    missing = [t for t in ("video_id", "scenario", "actions", "actions.text") if t not in targets]
-    for target, marker in (("actions.apl", "no APL found"), ("actions.proactive", "no proactive/")):
-        if target not in targets and any(m.startswith(marker) for _, m in problems):
-            missing.append(target)
-    if not missing and converted:
-        return
-    what = ", ".join(missing) if missing else "usable records"
-    err = _shape_help(data, file, what, dict(raws[0].record), missing)
-    shown = "\n".join(f"  {w}: {m}" for w, m in problems[:5])
-    if shown:
-        err = ImportFormatError(file, f"{err.problems[0].message}\nFirst problems:\n{shown}")
-    raise err
-
-
-def _convert_one(raw: _Raw, fmap: Mapping[str, str], used: Counter[str], problems: list[tuple[str, str]],
-                 clips: _ClipIndex | None, video_prefix: str) -> dict[str, Any] | None:  # fmt: skip
-    rec = raw.record
-    id_src, vid = _lookup(rec, "video_id", fmap, raw.key)
-    v_src, video = _lookup(rec, "video", fmap, raw.key)
-    if id_src is None and raw.key is not None and "video_id" not in fmap:
-        id_src, vid = KEY_SOURCE, raw.key
-    if isinstance(vid, int) and not isinstance(vid, bool):
-        vid = str(vid)
-    if not isinstance(video, str):
-        video, v_src = (vid, id_src) if isinstance(vid, str) else (None, None)
-    if not isinstance(vid, str) and isinstance(video, str):
-        vid, id_src = Path(video.replace("\\", "/")).stem, f"{v_src} (file stem)"
-    if isinstance(vid, str) and Path(vid).suffix.lower() in VIDEO_EXTENSIONS:
-        if not isinstance(video, str):
-            video, v_src = vid, id_src
-        vid, id_src = Path(vid.replace("\\", "/")).stem, f"{id_src} (file stem)"
-    if not isinstance(vid, str) or not vid.strip():
-        tried = list(dict.fromkeys(CANDIDATES["video_id"] + CANDIDATES["video"]))
-        problems.append((raw.where, f"no video id or clip (tried {tried})"))
-        _scenario(raw, fmap, used, "", problems)  # still report what the rest looks like
-        _convert_actions(raw, fmap, used, problems)
-        return None
-    used[f"video_id<-{id_src}"] += 1
-    used[f"video<-{v_src}"] += 1
-    scenario = _scenario(raw, fmap, used, video, problems)
-    path = _clip_path(raw, video, clips, video_prefix, problems)
-    actions = _convert_actions(raw, fmap, used, problems)
-    if scenario is None or path is None:
-        return None
-    out: dict[str, Any] = {
-        "video_id": vid.strip(),
-        "video": path,
-        "scenario": scenario,
-        "actions": actions,
-    }
-    s_src, source = _lookup(rec, "source", fmap, None)
-    if isinstance(source, str) and s_src:
-        out["source"] = source
-        used[f"source<-{s_src}"] += 1
+        if target in TARGETS:
+            out.setdefault(target, source)
+    for target, choice in plan.fields.choices.items():
+        if choice.source and (not choice.source.startswith("@") or choice.source in _STRUCTURAL):
+            out.setdefault(target, choice.source)
     return out
 
 
-def _scenario(
-    raw: _Raw,
-    fmap: Mapping[str, str],
-    used: Counter[str],
-    video: str,
-    problems: list[tuple[str, str]],
-) -> str | None:
-    src, value = _lookup(raw.record, "scenario", fmap, raw.key)
-    if src is not None:
-        scenario = normalize_scenario(value)
-        if scenario:
-            used[f"scenario<-{src}"] += 1
-            return scenario
-        if raw.scenario_hint is None:
-            problems.append(
-                (
-                    raw.where,
-                    f"scenario {src}={value!r} not recognised; expected one of {list(SCENARIOS)} in any common spelling",
-                )
-            )
-            return None
-    if raw.scenario_hint:
-        used["scenario<-(group key)"] += 1
-        return raw.scenario_hint
-    for part in reversed(Path(video.replace("\\", "/")).parts[:-1]):
-        if scenario := normalize_scenario(part):
-            used["scenario<-(clip folder)"] += 1
-            return scenario
-    problems.append(
-        (
-            raw.where,
-            f"no scenario (tried {list(CANDIDATES['scenario'])} and the clip's folder names)",
+# --- the dry-run report -----------------------------------------------------------------------
+
+
+def format_plan(plan: ImportPlan) -> str:
+    """The ``--dry-run`` report: layout, fields, clips, first records, counts vs published."""
+    from .data_stats import compute_stats
+
+    file = str(plan.json_path)
+    lines = [f"Dry run: nothing written. {file}", ""]
+    lines.append("Layout: " + " -> ".join(plan.layout.steps))
+    lines.append(f"Records found: {len(plan.layout.raws)}")
+    lines += ["", "Fields (* = chosen by a heuristic; the --map shown pins or overrides it):"]
+    mark = "*" if plan.records_heuristic else " "
+    why = "where the records were found" if plan.records_heuristic else "given with --map"
+    lines.append(f"  {mark} {'records':<18} {plan.records_source:<24} {why}")
+    used = plan.converted.used
+    for target in TARGETS:
+        c = plan.fields.choices[target]
+        mark = "*" if c.heuristic else " "
+        src = c.source or "-"
+        note = c.reason
+        if c.alternatives:
+            note += f"; also possible: {', '.join(c.alternatives)}"
+        lines.append(f"  {mark} {target:<18} {src:<24} {note}")
+    read = [f"{e} ({n})" for e, n in sorted(used.items()) if not e.startswith("clip<-")]
+    if read:
+        lines.append("  read per value: " + ", ".join(read))
+    clips = {e[6:]: n for e, n in used.items() if e.startswith("clip<-")}
+    if plan.clip_count is not None:
+        lines += ["", f"Clips: {plan.clip_count} video files under {plan.videos_dir}; records "
+                  "matched " + ", ".join(f"{n} by {how}" for how, n in sorted(clips.items()))]  # fmt: skip
+    else:
+        lines += ["", "Clips: not checked (--no-check-videos)"]
+    shown = plan.converted.records[:SHOWN_RECORDS]
+    lines += ["", f"First {len(shown)} converted records:"]
+    lines += [f"  {json.dumps(r, ensure_ascii=False)}" for r in shown]
+    problems = plan.converted.problems
+    if problems:
+        lines += ["", f"{len(problems)} records cannot be converted:"]
+        lines += [f"  {w}: {m}" for w, m in problems[:20]]
+        if len(problems) > 20:
+            lines.append(f"  ... and {len(problems) - 20} more")
+    lines += ["", *format_counts(compute_stats(plan.benchmark()))]
+    pins = plan.map_args()
+    if pins:
+        lines += ["", "To pin every heuristic choice: visualact data import "
+                  f"{file} " + " ".join(f"--map {m}" for m in pins)]  # fmt: skip
+    return "\n".join(lines)
+
+
+def format_counts(stats: Any) -> list[str]:
+    """Counts beside the published ones (paper, section 2.2); ``-`` where the paper is silent."""
+    from .data_stats import compare_published
+    from .records import SCENARIO_TITLES
+
+    published = {c.key: c.published for c in compare_published(stats)}
+    rows: list[tuple[str, str, int]] = [
+        ("videos", "num_videos", stats.num_videos),
+        ("actions", "num_actions", stats.num_actions),
+    ]
+    rows += [(f"videos, {SCENARIO_TITLES[s]}", f"videos_per_scenario.{s}", n)
+             for s, n in stats.videos_per_scenario.items()]  # fmt: skip
+    rows += [(f"actions, {SCENARIO_TITLES[s]}", f"actions_per_scenario.{s}", n)
+             for s, n in stats.actions_per_scenario.items()]  # fmt: skip
+    rows += [(f"videos at APL {k} (highest action APL)", f"videos_per_apl.{k}", n)
+             for k, n in stats.videos_per_apl.items()]  # fmt: skip
+    rows += [(f"actions at APL {k}", f"actions_per_apl.{k}", n)
+             for k, n in stats.actions_per_apl.items()]  # fmt: skip
+    rows += [
+        (f"{t} actions", f"actions_per_type.{t}", n) for t, n in stats.actions_per_type.items()
+    ]
+    lines = [f"Counts {'here':>40} {'published':>10}"]
+    differ = 0
+    for label, key, n in rows:
+        pub = published.get(key)
+        flag = ""
+        if pub is not None and pub != n:
+            differ += 1
+            flag = "  differs"
+        shown = "-" if pub is None else f"{pub:,}"
+        lines.append(f"  {label:<38} {n:>6,} {shown:>10}{flag}")
+    if differ:
+        lines.append(
+            f"{differ} of {len(published)} published counts differ: see 'When the counts differ' "
+            "in the README (a partial download, records refused above, or a layout read wrongly)."
         )
-    )
-    return None
+    else:
+        lines.append("Every published count matches: this looks like the complete release.")
+    return lines
 
 
-def _clip_path(
-    raw: _Raw, video: str, clips: _ClipIndex | None, prefix: str, problems: list[tuple[str, str]]
-) -> str | None:
-    if clips is None:
-        name = video.replace("\\", "/").split("/")[-1]
-        return f"{prefix}/{name}" if prefix else name
-    hit, err = clips.find(video)
-    if hit is None:
-        problems.append((raw.where, f"{err}"))
-        return None
-    rel = hit.relative_to(clips.root).as_posix()  # type: ignore[arg-type]
-    return f"{prefix}/{rel}" if prefix else rel
+# --- the import ----------------------------------------------------------------------------------
+
+
+def import_release(
+    json_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    videos_dir: str | os.PathLike[str] | None = None,
+    field_map: Mapping[str, str] | None = None,
+    *,
+    check_videos: bool = True,
+) -> ImportResult:
+    """Convert the release JSON into ``<out_dir>/annotations.jsonl`` and load it back.
+
+    ``videos_dir`` defaults to ``videos/`` next to the JSON file and ``out_dir`` to the folder
+    holding ``videos_dir``, so clip paths come out as ``videos/<path under it>``. When
+    ``out_dir`` is elsewhere a ``videos`` symlink to the clips is created there.
+    ``check_videos=False`` converts the annotations without clips (paths become
+    ``videos/<file name>``). Any record that cannot be converted fails the whole import with
+    every problem listed (:class:`DataError`); nothing is written then.
+    """
+    plan = plan_import(json_path, out_dir, videos_dir, field_map, check_videos=check_videos)
+    if plan.problems:
+        raise DataError(plan.problems)
+    out = plan.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    link = plan.link
+    if link is not None:
+        link.symlink_to(plan.videos_dir.resolve(), target_is_directory=True)  # type: ignore[union-attr]
+    target = out / "annotations.jsonl"
+    try:
+        bench = _write_validated(target, plan.converted.records, check_videos)
+    except BaseException:
+        if link is not None:
+            link.unlink(missing_ok=True)
+        raise
+    warnings = [] if check_videos else ["clips not checked: paths assume videos/<file name>"]
+    return ImportResult(target, bench, detected_fields(plan), warnings, plan)
 
 
 def _clip_prefix(out_dir: Path, videos_dir: Path) -> tuple[str, Path | None]:
@@ -648,60 +514,6 @@ def _clip_prefix(out_dir: Path, videos_dir: Path) -> tuple[str, Path | None]:
         msg = f"exists and is not a link to {videos_dir}; choose another --out"
         raise DataError([Problem(str(link), None, None, msg)])
     return "videos", link
-
-
-def import_release(
-    json_path: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str] | None = None,
-    videos_dir: str | os.PathLike[str] | None = None,
-    field_map: Mapping[str, str] | None = None,
-    *,
-    check_videos: bool = True,
-) -> ImportResult:
-    """Convert the release JSON into ``<out_dir>/annotations.jsonl`` and load it back.
-
-    ``videos_dir`` defaults to ``videos/`` next to the JSON file and ``out_dir`` to the folder
-    holding ``videos_dir``, so clip paths come out as ``videos/<name>``. When ``out_dir`` is
-    elsewhere a ``videos`` symlink to the clips is created there. ``check_videos=False``
-    converts the annotations without clips (paths become ``videos/<file name>``).
-    """
-    json_path = Path(json_path)
-    file = str(json_path)
-    data = _read_json(json_path)
-    vdir = Path(videos_dir) if videos_dir else json_path.parent / "videos"
-    out = Path(out_dir) if out_dir else vdir.parent
-    clips: _ClipIndex | None = None
-    if check_videos:
-        clips = _ClipIndex(vdir)
-        if not len(clips):
-            raise DataError(
-                [
-                    Problem(
-                        str(vdir),
-                        None,
-                        None,
-                        "no video clips found (pass --videos DIR, or --no-check-videos to convert the annotations alone)",
-                    )
-                ]
-            )
-        prefix, link = _clip_prefix(out, vdir)
-    else:
-        prefix, link = "videos", None
-    records, detected = convert_records(
-        data, field_map, file=file, clips=clips, video_prefix=prefix
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    if link is not None:
-        link.symlink_to(vdir.resolve(), target_is_directory=True)
-    target = out / "annotations.jsonl"
-    try:
-        bench = _write_validated(target, records, check_videos)
-    except BaseException:
-        if link is not None:
-            link.unlink(missing_ok=True)
-        raise
-    warnings = [] if check_videos else ["clips not checked: paths assume videos/<file name>"]
-    return ImportResult(target, bench, detected, warnings)
 
 
 def _write_validated(target: Path, records: list[dict[str, Any]], check_videos: bool) -> Benchmark:

@@ -2,8 +2,8 @@
 
 * ``validate PATH [--predictions P]``: check an annotation file (and its clips) or a prediction
   file against it; one OK line, or every problem and exit status 1.
-* ``import visualactbench.json [--out DIR] [--videos DIR] [--map TARGET=SOURCE ...]``: convert
-  the released benchmark's JSON into the native format.
+* ``import visualactbench.json [--out DIR] [--videos DIR] [--map TARGET=SOURCE ...] [--dry-run]``:
+  convert the released benchmark's JSON into the native format (``--dry-run``: report only).
 * ``download [DIR]``: fetch ``Proactive-LMM/VisualActBench`` from the Hugging Face hub, then
   import it.
 * ``generate demo|synthetic-full [--out DIR]``: write the synthetic datasets.
@@ -67,16 +67,24 @@ def _add_import(sub: Any) -> None:
     p = sub.add_parser(
         "import",
         help="convert the released visualactbench.json into the native format",
-        description="Convert the released benchmark's JSON (its layout is detected: list of "
-        "records, dict keyed by video id, a data/videos/annotations list, or grouped by scenario) "
-        "into annotations.jsonl with clip paths relative to it. Name what is not detected with "
-        "--map TARGET=SOURCE, e.g. --map video_id=clip_name --map actions.apl=prio.",
+        description="Convert the released benchmark's JSON into annotations.jsonl with clip paths "
+        "relative to it. The layout is detected (lists of records, dicts keyed by video id, "
+        "column-wise arrays, free-text actions, scenario groups at any depth) and every field "
+        "chosen by a heuristic is named; check it first with --dry-run, which writes nothing. "
+        "Override or pin a choice with --map TARGET=SOURCE, e.g. --map actions.text=action.",
     )
     p.add_argument("json", help="the release's JSON file (visualactbench.json)")
     p.add_argument("--out", help="output folder (default: the folder holding the videos folder)")
     p.add_argument("--videos", help="the clips' folder (default: videos/ next to the JSON file)")
     _add_map(p)
     p.add_argument("--no-check-videos", action="store_true", help="convert without the clips")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing: print the detected layout and field mapping (every heuristic choice "
+        "with the --map that overrides it), the first three converted records and the counts "
+        "beside the published ones",
+    )
     p.set_defaults(func=run_import)
 
 
@@ -88,7 +96,8 @@ def _add_map(p: argparse.ArgumentParser) -> None:
         metavar="TARGET=SOURCE",
         help="name a field the importer cannot detect; TARGET is one of records, video_id, video, "
         "scenario, actions, source, actions.text, actions.apl, actions.proactive; SOURCE is a "
-        "key or dotted path (@key: the key a record is stored under). Repeatable.",
+        "key or dotted path, or @key (the key a record is stored under), @stem, @group, "
+        "@folder, @value, @text (see --dry-run). Repeatable.",
     )
 
 
@@ -214,11 +223,17 @@ def _field_map(items: list[str]) -> dict[str, str] | None:
 
 def run_import(args: argparse.Namespace) -> int:
     """Convert the release JSON; DataError (with the --map help) propagates to the CLI."""
-    from ..importer import import_release
+    from ..importer import format_plan, import_release, plan_import
 
     fmap = _field_map(args.map)
     if fmap is None:
         return 2
+    if args.dry_run:
+        plan = plan_import(
+            args.json, args.out, args.videos, fmap, check_videos=not args.no_check_videos
+        )
+        print(format_plan(plan))
+        return 1 if plan.problems else 0
     result = import_release(
         args.json, args.out, args.videos, fmap, check_videos=not args.no_check_videos
     )
