@@ -9,7 +9,7 @@ from typing import Any
 
 from .cache import atomic_write_text
 from .loading import read_jsonl, write_jsonl
-from .runner import (
+from .rundir import (
     CONFIG_FILE,
     PREDICTIONS_FILE,
     RunError,

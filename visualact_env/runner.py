@@ -1,13 +1,7 @@
 """The evaluation runner: a policy over a benchmark, crash-safe, resumable and sharded.
 
-A run is a folder:
-
-* ``config.json``: everything that determines the result (agent config, prompt, sampler, embedder,
-  tau, dataset fingerprint, selection, samples, seed, shard) plus provenance (package versions,
-  git commit, start time) that does not;
-* ``predictions.jsonl``: one record per (video, sample), appended and flushed as each finishes;
-* ``summary.json``, ``scores.jsonl``, ``report.md``, ``report.html``, ``plots/``: written by
-  :func:`visualact_env.report.write_reports` when the run is complete.
+A run is a folder (its layout and files: :mod:`visualact_env.rundir`): ``config.json``, then
+``predictions.jsonl`` appended record by record, then the reports when the run is complete.
 
 ``resume=True`` continues a killed run: a torn last line is dropped and redone, failed videos
 are retried, nothing is duplicated, and the identity part of the config must match.
@@ -18,42 +12,53 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .cache import atomic_write_text
-from .loading import read_jsonl, write_jsonl
 from .provenance import git_commit, package_versions
 from .records import Benchmark, VideoRecord
-
-CONFIG_FILE = "config.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-SUMMARY_FILE = "summary.json"
-
-IDENTITY_KEYS = (
-    "agent",
-    "sampler",
-    "embedder",
-    "tau",
-    "data",
-    "selection",
-    "samples",
-    "seed",
-    "shard",
+from .rundir import (
+    CONFIG_FILE,
+    IDENTITY_KEYS,
+    PREDICTIONS_FILE,
+    REPORT_HTML,
+    REPORT_MD,
+    SCORES_FILE,
+    SUMMARY_FILE,
+    PredictionWriter,
+    RunError,
+    check_shard,
+    config_mismatch,
+    identity,
+    order_predictions,
+    parse_shard,
+    recover_predictions,
+    run_benchmark,
+    select_videos,
+    write_config,
 )
-"""Config keys that must match for ``--resume`` and ``merge`` (provenance keys need not)."""
 
-
-class RunError(RuntimeError):
-    """A run cannot start or continue (config mismatch, existing folder, bad shard)."""
-
+__all__ = [
+    "CONFIG_FILE",
+    "IDENTITY_KEYS",
+    "PREDICTIONS_FILE",
+    "SUMMARY_FILE",
+    "EvalConfig",
+    "RunError",
+    "config_mismatch",
+    "identity",
+    "parse_shard",
+    "recover_predictions",
+    "run_benchmark",
+    "run_eval",
+    "select_records",
+]
 
 @dataclass
 class EvalConfig:
@@ -142,12 +147,7 @@ def check_config(config: EvalConfig) -> None:
     if not -1.0 <= config.tau <= 1.0:
         raise RunError(f"--tau must be within [-1, 1], got {config.tau}")
     if config.shard is not None:
-        _check_shard(*config.shard)
-
-
-def _check_shard(index: int, count: int) -> None:
-    if not (count >= 1 and 1 <= index <= count):
-        raise RunError(f"invalid shard {index}/{count}: expected I/N with 1 <= I <= N")
+        check_shard(*config.shard)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,143 +156,13 @@ def _check_shard(index: int, count: int) -> None:
 
 def select_records(benchmark: Benchmark, config: EvalConfig) -> list[VideoRecord]:
     """The videos of this run: scenario filter, then ``limit``, then the shard's part."""
-    try:
-        records = list(benchmark.subset(config.scenarios or None).records)
-    except ValueError as e:
-        raise RunError(str(e)) from e
-    if config.limit is not None:
-        records = records[: config.limit]
-    if config.shard is not None:
-        index, count = config.shard
-        _check_shard(index, count)
-        records = records[index - 1 :: count]
-    return records
-
-
-def run_benchmark(run_config: dict[str, Any]) -> Benchmark:
-    """The benchmark a run was scored on: its data, selection and shard, from its config.
-
-    Used to rebuild reports, merge shards and compare runs; refuses data whose fingerprint
-    differs from the one recorded when the run started.
-    """
-    from .datasets import load_benchmark
-
-    data = run_config["data"]
-    spec = data.get("spec") or data.get("path") or data["name"]
-    if spec not in ("demo", "synthetic-full") and data.get("path"):
-        spec = data["path"]
-    benchmark = load_benchmark(spec, check_videos=False)
-    if benchmark.fingerprint != data["fingerprint"]:
-        raise RunError(
-            f"the data at {spec!r} has fingerprint {benchmark.fingerprint}, but the run was made on "
-            f"{data['fingerprint']}: the annotations changed since the run"
-        )
-    selection = run_config.get("selection") or {}
-    shard = run_config.get("shard")
-    config = EvalConfig(
-        scenarios=tuple(selection.get("scenarios") or ()),
-        limit=selection.get("limit"),
-        shard=parse_shard(shard) if shard else None,
-    )
-    ids = [r.video_id for r in select_records(benchmark, config)]
-    return benchmark.subset(video_ids=ids)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/4"`` -> ``(2, 4)``."""
-    try:
-        a, b = text.split("/")
-        shard = int(a), int(b)
-    except ValueError:
-        raise RunError(f"invalid shard {text!r}: expected I/N, e.g. 1/4") from None
-    _check_shard(*shard)
-    return shard
+    return select_videos(benchmark, config.scenarios, config.limit, config.shard)
 
 
 def derived_seed(seed: int, video_id: str, sample: int) -> int:
     """A stable per-(video, sample) seed, independent of order, concurrency and sharding."""
     h = hashlib.sha256(f"{seed}\0{video_id}\0{sample}".encode()).digest()
     return int.from_bytes(h[:4], "little")
-
-
-def identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a run config that determines its result."""
-    return {k: config.get(k) for k in IDENTITY_KEYS}
-
-
-def config_mismatch(a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] = ()) -> list[str]:
-    """Human-readable differences between two run configs' identities."""
-    diffs = []
-    for key in IDENTITY_KEYS:
-        if key in ignore:
-            continue
-        if a.get(key) != b.get(key):
-            diffs.append(
-                f"{key}: {json.dumps(a.get(key), sort_keys=True)} != {json.dumps(b.get(key), sort_keys=True)}"
-            )
-    return diffs
-
-
-# ---------------------------------------------------------------------------------------------
-# The predictions file
-
-
-def recover_predictions(path: Path) -> list[dict[str, Any]]:
-    """Read a possibly torn predictions file; drop a torn last line and failed records.
-
-    The file is rewritten (atomically) with only the complete, successful records, so that
-    a resumed run appends after them and nothing is duplicated.
-    """
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    rows: list[dict[str, Any]] = []
-    dropped = 0
-    seen: set[tuple[str, int]] = set()
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            dropped += 1  # a torn write: the line is redone
-            continue
-        key = (row.get("video_id"), int(row.get("sample", 0)))
-        if row.get("error") is not None or key in seen:
-            dropped += 1
-            continue
-        seen.add(key)
-        rows.append(row)
-    if dropped or not data.endswith(b"\n") and data:
-        write_jsonl(path, rows)
-    return rows
-
-
-class PredictionWriter:
-    """Appends prediction records, flushed and synced one by one."""
-
-    def __init__(self, path: Path):
-        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-
-    def write(self, row: dict[str, Any]) -> None:
-        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
-
-    def close(self) -> None:
-        self._f.close()
-
-
-def order_predictions(path: Path, records: Sequence[VideoRecord]) -> None:
-    """Rewrite the finished predictions file in benchmark order, then by sample."""
-    rows = []
-    for lineno, row, err in read_jsonl(path):
-        if err:
-            raise RunError(f"{path}:{lineno}: {err}")
-        rows.append(row)
-    position = {r.video_id: i for i, r in enumerate(records)}
-    rows.sort(key=lambda r: (position.get(r["video_id"], len(position)), int(r.get("sample", 0))))
-    write_jsonl(path, rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,10 +361,10 @@ def _prepare_folder(
             )
         return recover_predictions(out / PREDICTIONS_FILE)
     if config.overwrite and out.exists():
-        for name in (PREDICTIONS_FILE, SUMMARY_FILE, "scores.jsonl", "report.md", "report.html"):
+        for name in (PREDICTIONS_FILE, SUMMARY_FILE, SCORES_FILE, REPORT_MD, REPORT_HTML):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(config_path, json.dumps(run_config, indent=2, sort_keys=True) + "\n")
+    write_config(out, run_config)
     return []
 
 

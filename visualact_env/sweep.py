@@ -16,7 +16,8 @@ from typing import Any
 
 from .cache import atomic_write_bytes, atomic_write_text
 from .report.tables import fmt_score
-from .runner import CONFIG_FILE, EvalConfig, run_eval
+from .rundir import CONFIG_FILE
+from .runner import EvalConfig, run_eval
 
 TABLE4_FIGURES: tuple[tuple[str, str], ...] = (
     ("precision", "Prec."),

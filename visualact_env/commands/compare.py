@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compare, print (table or JSON), write files with ``--out``; 2 on unusable input."""
     from ..report import CompareError, compare_runs, format_terminal, write_compare
-    from ..runner import RunError
+    from ..rundir import RunError
 
     try:
         result = compare_runs(

@@ -16,7 +16,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from ..runner import RunError, parse_shard
+    from ..rundir import RunError, parse_shard
 
     try:
         return parse_shard(text)

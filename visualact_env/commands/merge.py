@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..merge import merge_runs
-    from ..runner import RunError
+    from ..rundir import RunError
 
     try:
         out = merge_runs(

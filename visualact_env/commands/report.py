@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the reports and print the headline figures; 2 on unusable input."""
     from ..report import print_run_summary, write_reports
-    from ..runner import RunError
+    from ..rundir import RunError
 
     try:
         write_reports(

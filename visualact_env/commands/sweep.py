@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..report.tables import terminal_table
-    from ..runner import RunError
+    from ..rundir import RunError
     from ..sweep import parse_list, run_sweep, sweep_table
 
     try:

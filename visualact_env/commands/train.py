@@ -127,7 +127,7 @@ def _missing_extra(exc: ImportError) -> int:
 
 
 def run_rollouts(args: argparse.Namespace) -> int:
-    from ..runner import RunError
+    from ..rundir import RunError
     from ..training.rollouts import load_rollouts
     from ..training.rollouts import run_rollouts as _run
     from .eval import config_from_args

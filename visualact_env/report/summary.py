@@ -1,6 +1,6 @@
 """From a run folder to its summary, scores and reports.
 
-A run folder (written by :mod:`visualact_env.runner`) holds ``config.json`` and
+A run folder (its layout: :mod:`visualact_env.rundir`) holds ``config.json`` and
 ``predictions.jsonl``. :func:`write_reports` scores the predictions against the run's benchmark
 with :mod:`visualact_env.metric`, adds bootstrap confidence intervals and a threshold sweep from
 :mod:`visualact_env.stats`, and writes:
@@ -18,7 +18,6 @@ counted and listed: a run with failures never looks like a clean run.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -27,15 +26,32 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_text
-from ..loading import DataError, Problem, parse_predictions, write_jsonl
+from ..loading import parse_predictions, write_jsonl
 from ..metric import FIGURES, Scorer, score_predictions
 from ..records import APL_LEVELS, SCENARIOS, Benchmark, Prediction
-from ..runner import CONFIG_FILE, PREDICTIONS_FILE, SUMMARY_FILE, run_benchmark
+from ..rundir import (
+    PLOTS_DIR,
+    PREDICTIONS_FILE,
+    REPORT_HTML,
+    REPORT_MD,
+    SCORES_FILE,
+    SUMMARY_FILE,
+    load_config,
+    run_benchmark,
+    write_summary,
+)
 
-SCORES_FILE = "scores.jsonl"
-REPORT_MD = "report.md"
-REPORT_HTML = "report.html"
-PLOTS_DIR = "plots"
+__all__ = [
+    "PLOTS_DIR",
+    "REPORT_HTML",
+    "REPORT_MD",
+    "SCORES_FILE",
+    "SUMMARY_FILE",
+    "Run",
+    "load_config",
+    "load_run",
+    "write_reports",
+]
 
 SWEEP_TAUS: tuple[float, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 CONFIDENCE = 0.95
@@ -51,25 +67,6 @@ class Run:
     benchmark: Benchmark
     predictions: list[Prediction]
     warnings: list[str] = field(default_factory=list)
-
-
-def load_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """``config.json`` of a run folder; a :class:`DataError` naming the file when unusable."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not Path(run_dir).is_dir():
-        raise DataError([Problem(str(run_dir), None, None, "run folder not found")])
-    if not path.is_file():
-        raise DataError([Problem(str(path), None, None, "not a run folder: config.json missing")])
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError([Problem(str(path), e.lineno, None, f"invalid JSON ({e.msg})")]) from e
-    if not isinstance(config, dict):
-        raise DataError([Problem(str(path), None, None, "must hold a JSON object")])
-    for key in ("data", "tau"):
-        if key not in config:
-            raise DataError([Problem(str(path), None, key, "missing")])
-    return config
 
 
 def resolve_benchmark(config: Mapping[str, Any]) -> Benchmark:
@@ -431,7 +428,7 @@ def write_reports(
     )
     out = Path(run_dir)
     write_jsonl(out / SCORES_FILE, rows)
-    atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_summary(out, summary)
     images: dict[str, bytes] = {}
     if plots:
         from .plots import write_run_plots

@@ -144,7 +144,7 @@ def run_rollouts(
 def read_run(folder: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], Benchmark]:
     """A run folder's config, prediction records and benchmark (checked by fingerprint)."""
     from ..report.summary import load_run
-    from ..runner import CONFIG_FILE
+    from ..rundir import CONFIG_FILE
 
     folder = Path(folder)
     if not (folder / CONFIG_FILE).is_file():

@@ -1,0 +1,258 @@
+"""The run folder: its layout, and reading and writing what it holds.
+
+A run folder, written by :mod:`visualact_env.runner` (or :mod:`visualact_env.merge`) and read by
+the reports, ``compare``, ``sweep`` and training, holds:
+
+* ``config.json``: everything that determines the result (agent config, prompt, sampler,
+  embedder, tau, dataset fingerprint, selection, samples, seed, shard) plus provenance
+  (package versions, git commit, start time) that does not;
+* ``predictions.jsonl``: one record per (video, sample), appended and flushed as each finishes;
+* ``summary.json``, ``scores.jsonl``, ``report.md``, ``report.html``, ``plots/``: written by
+  :func:`visualact_env.report.write_reports` when the run is complete;
+* ``.lock``: the lock file a writer holds (see :class:`RunLock`).
+
+This module owns that layout and the benchmark a run used (:func:`run_benchmark`), so that the
+runner and the reports both depend on it and not on each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .cache import atomic_write_text
+from .loading import DataError, Problem, read_jsonl, write_jsonl
+from .records import Benchmark, VideoRecord
+
+CONFIG_FILE = "config.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+SUMMARY_FILE = "summary.json"
+SCORES_FILE = "scores.jsonl"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+PLOTS_DIR = "plots"
+LOCK_FILE = ".lock"
+
+IDENTITY_KEYS = (
+    "agent",
+    "sampler",
+    "embedder",
+    "tau",
+    "data",
+    "selection",
+    "samples",
+    "seed",
+    "shard",
+)
+"""Config keys that must match for ``--resume`` and ``merge`` (provenance keys need not)."""
+
+
+class RunError(RuntimeError):
+    """A run cannot start or continue (config mismatch, existing folder, bad shard, busy)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity and selection
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run config that determines its result."""
+    return {k: config.get(k) for k in IDENTITY_KEYS}
+
+
+def config_mismatch(a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] = ()) -> list[str]:
+    """Human-readable differences between two run configs' identities."""
+    diffs = []
+    for key in IDENTITY_KEYS:
+        if key in ignore:
+            continue
+        if a.get(key) != b.get(key):
+            left = json.dumps(a.get(key), sort_keys=True)
+            right = json.dumps(b.get(key), sort_keys=True)
+            diffs.append(f"{key}: {left} != {right}")
+    return diffs
+
+
+def check_shard(index: int, count: int) -> None:
+    """``RunError`` unless ``1 <= index <= count``."""
+    if not (count >= 1 and 1 <= index <= count):
+        raise RunError(f"invalid shard {index}/{count}: expected I/N with 1 <= I <= N")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``."""
+    try:
+        a, b = text.split("/")
+        shard = int(a), int(b)
+    except (ValueError, AttributeError):
+        raise RunError(f"invalid shard {text!r}: expected I/N, e.g. 1/4") from None
+    check_shard(*shard)
+    return shard
+
+
+def select_videos(
+    benchmark: Benchmark,
+    scenarios: Sequence[str] = (),
+    limit: int | None = None,
+    shard: tuple[int, int] | None = None,
+) -> list[VideoRecord]:
+    """The videos of a run: scenario filter, then ``limit``, then the shard's part."""
+    try:
+        records = list(benchmark.subset(scenarios or None).records)
+    except ValueError as e:
+        raise RunError(str(e)) from e
+    if limit is not None:
+        records = records[:limit]
+    if shard is not None:
+        index, count = shard
+        check_shard(index, count)
+        records = records[index - 1 :: count]
+    return records
+
+
+def run_benchmark(run_config: dict[str, Any]) -> Benchmark:
+    """The benchmark a run was scored on: its data, selection and shard, from its config.
+
+    Used to rebuild reports, merge shards and compare runs; refuses data whose fingerprint
+    differs from the one recorded when the run started.
+    """
+    from .datasets import load_benchmark
+
+    data = run_config["data"]
+    spec = data.get("spec") or data.get("path") or data["name"]
+    if spec not in ("demo", "synthetic-full") and data.get("path"):
+        spec = data["path"]
+    benchmark = load_benchmark(spec, check_videos=False)
+    if benchmark.fingerprint != data["fingerprint"]:
+        raise RunError(
+            f"the data at {spec!r} has fingerprint {benchmark.fingerprint}, but the run was made on "
+            f"{data['fingerprint']}: the annotations changed since the run"
+        )
+    selection = run_config.get("selection") or {}
+    shard = run_config.get("shard")
+    records = select_videos(
+        benchmark,
+        tuple(selection.get("scenarios") or ()),
+        selection.get("limit"),
+        parse_shard(shard) if shard else None,
+    )
+    return benchmark.subset(video_ids=[r.video_id for r in records])
+
+
+# ---------------------------------------------------------------------------------------------
+# config.json and summary.json
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object file; a :class:`DataError` naming the file (and line) when unusable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError([Problem(str(path), None, None, f"not UTF-8 text ({e.reason})")]) from e
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError([Problem(str(path), e.lineno, None, f"invalid JSON ({e.msg})")]) from e
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        raise DataError([Problem(str(path), None, None, f"must hold a JSON object, got {kind}")])
+    return value
+
+
+def load_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """``config.json`` of a run folder; a :class:`DataError` naming the file when unusable."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise DataError([Problem(str(run_dir), None, None, "run folder not found")])
+    if not path.is_file():
+        raise DataError([Problem(str(path), None, None, "not a run folder: config.json missing")])
+    config = _read_json_object(path)
+    for key in ("data", "tau"):
+        if key not in config:
+            raise DataError([Problem(str(path), None, key, "missing")])
+    return config
+
+
+def write_config(run_dir: str | os.PathLike[str], config: dict[str, Any]) -> Path:
+    """Write ``config.json`` atomically."""
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    return atomic_write_text(Path(run_dir) / CONFIG_FILE, text)
+
+
+def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``summary.json`` of a run folder, or None when there is none yet."""
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    return _read_json_object(path)
+
+
+def write_summary(run_dir: str | os.PathLike[str], summary: dict[str, Any]) -> Path:
+    """Write ``summary.json`` atomically."""
+    text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    return atomic_write_text(Path(run_dir) / SUMMARY_FILE, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# predictions.jsonl
+
+
+def recover_predictions(path: Path) -> list[dict[str, Any]]:
+    """Read a possibly torn predictions file; drop a torn last line and failed records.
+
+    The file is rewritten (atomically) with only the complete, successful records, so that
+    a resumed run appends after them and nothing is duplicated.
+    """
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    rows: list[dict[str, Any]] = []
+    dropped = 0
+    seen: set[tuple[str, int]] = set()
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            dropped += 1  # a torn write: the line is redone
+            continue
+        key = (row.get("video_id"), int(row.get("sample", 0)))
+        if row.get("error") is not None or key in seen:
+            dropped += 1
+            continue
+        seen.add(key)
+        rows.append(row)
+    if dropped or not data.endswith(b"\n") and data:
+        write_jsonl(path, rows)
+    return rows
+
+
+class PredictionWriter:
+    """Appends prediction records, flushed and synced one by one."""
+
+    def __init__(self, path: Path):
+        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def order_predictions(path: Path, records: Sequence[VideoRecord]) -> None:
+    """Rewrite the finished predictions file in benchmark order, then by sample."""
+    rows = []
+    for lineno, row, err in read_jsonl(path):
+        if err:
+            raise RunError(f"{path}:{lineno}: {err}")
+        rows.append(row)
+    position = {r.video_id: i for i, r in enumerate(records)}
+    rows.sort(key=lambda r: (position.get(r["video_id"], len(position)), int(r.get("sample", 0))))
+    write_jsonl(path, rows)
