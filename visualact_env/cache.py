@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -77,11 +78,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` as UTF-8 atomically; a lone surrogate is written as U+FFFD, never raises."""
-    from .jsonio import replace_surrogates
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-    return atomic_write_bytes(path, replace_surrogates(text)[0].encode("utf-8"))
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` as UTF-8 atomically; a lone surrogate is written as U+FFFD, never raises.
+
+    (The same repair as :func:`visualact_env.jsonio.replace_surrogates`, done here so that this
+    low-level module imports nothing of the package: ``jsonio`` writes through it.)
+    """
+    return atomic_write_bytes(path, _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8"))
 
 
 def publish_dir(

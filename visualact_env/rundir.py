@@ -23,8 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .cache import atomic_write_text
-from .loading import DataError, Problem, read_jsonl, write_jsonl
+from . import jsonio
+from .errors import DataError, Problem
+from .jsonio import iter_jsonl as read_jsonl
+from .jsonio import write_jsonl
 from .records import Benchmark, VideoRecord
 
 CONFIG_FILE = "config.json"
@@ -148,14 +150,7 @@ def run_benchmark(run_config: dict[str, Any]) -> Benchmark:
 
 def _read_json_object(path: Path) -> dict[str, Any]:
     """A JSON object file; a :class:`DataError` naming the file (and line) when unusable."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError([Problem(str(path), None, None, f"not UTF-8 text ({e.reason})")]) from e
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError([Problem(str(path), e.lineno, None, f"invalid JSON ({e.msg})")]) from e
+    value = jsonio.read_json(path)
     if not isinstance(value, dict):
         kind = type(value).__name__
         raise DataError([Problem(str(path), None, None, f"must hold a JSON object, got {kind}")])
@@ -178,8 +173,7 @@ def load_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 def write_config(run_dir: str | os.PathLike[str], config: dict[str, Any]) -> Path:
     """Write ``config.json`` atomically."""
-    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
-    return atomic_write_text(Path(run_dir) / CONFIG_FILE, text)
+    return jsonio.write_json(Path(run_dir) / CONFIG_FILE, config, sort_keys=True)
 
 
 def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -192,8 +186,7 @@ def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def write_summary(run_dir: str | os.PathLike[str], summary: dict[str, Any]) -> Path:
     """Write ``summary.json`` atomically."""
-    text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
-    return atomic_write_text(Path(run_dir) / SUMMARY_FILE, text)
+    return jsonio.write_json(Path(run_dir) / SUMMARY_FILE, summary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +231,7 @@ class PredictionWriter:
         self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, row: dict[str, Any]) -> None:
-        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._f.write(jsonio.dumps(row) + "\n")
         self._f.flush()
         os.fsync(self._f.fileno())
 
