@@ -15,7 +15,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +59,7 @@ __all__ = [
     "run_eval",
     "select_records",
 ]
+
 
 @dataclass
 class EvalConfig:
