@@ -3,9 +3,13 @@
 For one video with predicted actions ``p_1..p_m`` and ground-truth actions ``g_1..g_n``:
 
 * ``S[i, j]`` is the cosine similarity of the two texts' sentence embeddings;
-* the one-to-one assignment maximising the total ``S`` is found with the Hungarian algorithm
-  (``scipy.optimize.linear_sum_assignment`` on ``-S``); an assigned pair whose similarity is at
-  least ``tau`` is a true positive;
+* ``S`` is rounded to :data:`SIMILARITY_DECIMALS` decimals (finer differences are numerical
+  noise, not content);
+* the one-to-one assignment maximising the total ``S`` is chosen (Hungarian algorithm), ties
+  broken by a complete content-only rule (:data:`TIE_RULE`: most true positives, then the
+  greatest APL weight, then the most proactive-flag agreements, then the most proactive
+  ground-truth actions matched), so no figure depends on the order of actions or records;
+  an assigned pair whose similarity is at least ``tau`` is a true positive;
 * precision = TP/m, recall = TP/n, F1 their harmonic mean; each true positive weighs
   ``w = 1 - |apl_pred - apl_gt| / 4`` (0 when the predicted APL is missing) for the weighted
   precision, recall and F1 (sum(w)/m, sum(w)/n) and the scale score (sum(w)/TP).
@@ -135,24 +139,93 @@ def _harmonic(a: float, b: float) -> float:
     return 2 * a * b / (a + b) if a + b > 0 else 0.0
 
 
-def match(sim: np.ndarray, tau: float = 0.5) -> list[tuple[int, int, float, bool]]:
-    """The maximum-total-similarity one-to-one assignment of a ``(m, n)`` matrix.
+SIMILARITY_DECIMALS = 6
+"""Similarities are rounded to this many decimals before matching and thresholding."""
 
-    Returns ``(pred_index, gt_index, similarity, is_true_positive)`` for each of the
-    ``min(m, n)`` assigned pairs, sorted by prediction index. Rectangular matrices are fine.
-    """
+_GRID = 10**SIMILARITY_DECIMALS
+
+TIE_RULE: tuple[str, ...] = (
+    "total similarity",
+    "true positives",
+    "APL weight of the true positives",
+    "proactive-flag agreements of the true positives",
+    "proactive ground-truth actions matched",
+)
+"""The matching's keys, maximised in this order (METRICS.md, "Matching")."""
+
+
+def quantise_similarity(sim: np.ndarray) -> np.ndarray:
+    """``sim`` on the integer grid of :data:`SIMILARITY_DECIMALS` (``round(sim * 10**6)``)."""
+    return np.rint(np.asarray(sim, dtype=np.float64) * _GRID).astype(np.int64)
+
+
+def _check_matrix(sim: np.ndarray) -> np.ndarray:
     sim = np.asarray(sim, dtype=np.float64)
     if sim.ndim != 2:
         raise ValueError(f"similarity matrix must be 2-D, got shape {sim.shape}")
-    if sim.size == 0:
-        return []
     if not np.isfinite(sim).all():
         raise ValueError("similarity matrix holds NaN or infinite values")
-    from scipy.optimize import linear_sum_assignment
+    return sim
 
-    rows, cols = linear_sum_assignment(-sim)
+
+def tie_keys(
+    sim: np.ndarray,
+    tau: float,
+    pred: Sequence[Action] | None = None,
+    gt: Sequence[Action] | None = None,
+) -> list[np.ndarray]:
+    """The integer key matrices of :data:`TIE_RULE` for a ``(m, n)`` similarity matrix.
+
+    Without ``pred`` and ``gt`` only the first two keys (similarity, true positive) exist.
+    Every key is a function of the pair's content (rounded similarity, APLs, flags), never of
+    its position, which is what makes the chosen figures independent of order.
+    """
+    q = quantise_similarity(_check_matrix(sim))
+    tp = (q / _GRID) >= tau
+    keys = [q, tp.astype(np.int64)]
+    if pred is None or gt is None:
+        return keys
+    p_apl = np.array([0 if a.apl is None else int(a.apl) for a in pred], dtype=np.int64)
+    g_apl = np.array([0 if a.apl is None else int(a.apl) for a in gt], dtype=np.int64)
+    has = np.outer([a.apl is not None for a in pred], [a.apl is not None for a in gt])
+    w4 = np.where(has, 4 - np.abs(p_apl[:, None] - g_apl[None, :]), 0)  # 4 * apl_weight
+    p_pro = [a.proactive for a in pred]
+    g_pro = [a.proactive for a in gt]
+    agree = np.array(
+        [[p is not None and g is not None and bool(p) == bool(g) for g in g_pro] for p in p_pro],
+        dtype=bool,
+    ).reshape(q.shape)
+    gt_pro = np.broadcast_to(np.array([bool(g) for g in g_pro], dtype=bool), q.shape)
+    keys += [np.where(tp, w4, 0), (tp & agree).astype(np.int64), (tp & gt_pro).astype(np.int64)]
+    return keys
+
+
+def match(
+    sim: np.ndarray,
+    tau: float = 0.5,
+    pred: Sequence[Action] | None = None,
+    gt: Sequence[Action] | None = None,
+) -> list[tuple[int, int, float, bool]]:
+    """The metric's one-to-one assignment of a ``(m, n)`` similarity matrix.
+
+    Maximises the total similarity (rounded to :data:`SIMILARITY_DECIMALS` decimals); among
+    equal totals, the keys of :data:`TIE_RULE` in order (the APL and proactive keys need
+    ``pred`` and ``gt``). Returns ``(pred_index, gt_index, similarity, is_true_positive)`` for
+    each of the ``min(m, n)`` assigned pairs, sorted by prediction index, with the rounded
+    similarity. Rectangular matrices are fine.
+    """
+    sim = _check_matrix(sim)
+    if sim.size == 0:
+        return []
+    if pred is not None and gt is not None and sim.shape != (len(pred), len(gt)):
+        raise ValueError(f"similarity matrix has shape {sim.shape}, expected ({len(pred)}, {len(gt)})")  # fmt: skip
+    from .matching import lexicographic_assignment
+
+    keys = tie_keys(sim, tau, pred, gt)
+    rows, cols = lexicographic_assignment(keys)
+    q, tp = keys[0], keys[1]
     return [
-        (int(i), int(j), float(sim[i, j]), bool(sim[i, j] >= tau))
+        (int(i), int(j), float(q[i, j] / _GRID), bool(tp[i, j]))
         for i, j in zip(rows, cols, strict=True)
     ]
 
@@ -191,7 +264,7 @@ def score_video(
     if sim.shape != (m, n):
         raise ValueError(f"similarity matrix has shape {sim.shape}, expected ({m}, {n})")
     pairs = []
-    for i, j, s, ok in match(sim, tau):
+    for i, j, s, ok in match(sim, tau, pred, gt):
         w = apl_weight(pred[i].apl, gt[j].apl) if ok else 0.0
         pairs.append(Pair(i, j, s, w, ok))
     tp = sum(p.matched for p in pairs)
@@ -239,6 +312,26 @@ def _coerce(items: Iterable[ActionLike]) -> tuple[Action, ...]:
     return tuple(out)
 
 
+def similarity_matrix(
+    pred_texts: Sequence[str], gt_texts: Sequence[str], vectors: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """The ``(len(pred_texts), len(gt_texts))`` cosine matrix from L2-normalised ``vectors``.
+
+    Computed in float64 over the *sorted unique* texts and then indexed, so identical texts get
+    bit-identical rows and columns and the values do not depend on the order of the actions
+    (a matrix product's rounding can depend on where a row sits); clipped to [-1, 1].
+    """
+    if not pred_texts or not gt_texts:
+        return np.zeros((len(pred_texts), len(gt_texts)))
+    up, ug = sorted(set(pred_texts)), sorted(set(gt_texts))
+    p = np.stack([np.asarray(vectors[t], dtype=np.float64) for t in up])
+    g = np.stack([np.asarray(vectors[t], dtype=np.float64) for t in ug])
+    unique = np.clip(p @ g.T, -1.0, 1.0)
+    ip = {t: i for i, t in enumerate(up)}
+    ig = {t: j for j, t in enumerate(ug)}
+    return unique[np.ix_([ip[t] for t in pred_texts], [ig[t] for t in gt_texts])]
+
+
 class TextEncoder(Protocol):
     """What a :class:`Scorer` needs from an embedder (see :class:`~.embedding.Embedder`)."""
 
@@ -277,23 +370,25 @@ class Scorer:
         self, pairs: Sequence[tuple[Sequence[Action], Sequence[Action]]]
     ) -> list[np.ndarray]:
         """Similarity matrices of many (pred, gt) action lists from one encode call."""
-        texts: dict[str, int] = {}
+        texts: dict[str, None] = {}
         for pred, gt in pairs:
             if pred and gt:
-                for a in (*pred, *gt):
-                    texts.setdefault(a.text, len(texts))
-        if not texts:
-            return [np.zeros((len(p), len(g))) for p, g in pairs]
-        vectors = np.asarray(self.embedder.encode(list(texts)), dtype=np.float32)
-        out = []
-        for pred, gt in pairs:
-            if not pred or not gt:
-                out.append(np.zeros((len(pred), len(gt))))
-                continue
-            p = vectors[[texts[a.text] for a in pred]]
-            g = vectors[[texts[a.text] for a in gt]]
-            out.append(np.clip(p @ g.T, -1.0, 1.0).astype(np.float64))
-        return out
+                texts.update(dict.fromkeys(a.text for a in (*pred, *gt)))
+        table = self.vectors(texts) if texts else {}
+        return [
+            similarity_matrix([a.text for a in pred], [a.text for a in gt], table)
+            for pred, gt in pairs
+        ]
+
+    def vectors(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        """The embedding of each text, from one encode call."""
+        todo = list(dict.fromkeys(texts))
+        if not todo:
+            return {}
+        vectors = np.asarray(self.embedder.encode(todo), dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(todo):
+            raise RuntimeError(f"embedder returned shape {vectors.shape} for {len(todo)} texts")
+        return dict(zip(todo, vectors, strict=True))
 
     def score_many(
         self,
@@ -435,13 +530,17 @@ class ScoreReport:
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """``(values, scenario_codes)``: per video the :data:`VIDEO_FIGURES` then the
-        :data:`POOL_COLUMNS`, and the index of its scenario in :attr:`scenarios`."""
+        :data:`POOL_COLUMNS`, and the index of its scenario in :attr:`scenarios`.
+
+        Rows are in video-id order, not record order, so sums over them (and the videos a
+        seeded bootstrap draws) do not depend on the order of the annotation records."""
         code = {s: i for i, s in enumerate(self.scenarios)}
         cols = VIDEO_FIGURES + POOL_COLUMNS
+        scores = [self.scores[vid] for vid in sorted(self.scores)]
         values = np.array(
-            [[getattr(s, c) for c in cols] for s in self.scores.values()], dtype=np.float64
-        ).reshape(len(self.scores), len(cols))
-        codes = np.array([code[s.scenario] for s in self.scores.values()], dtype=np.int64)
+            [[getattr(s, c) for c in cols] for s in scores], dtype=np.float64
+        ).reshape(len(scores), len(cols))
+        codes = np.array([code[s.scenario] for s in scores], dtype=np.int64)
         return values, codes
 
     def figure_array(self) -> np.ndarray:
