@@ -9,6 +9,7 @@ are retried, nothing is duplicated, and the identity part of the config must mat
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import json
@@ -21,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .cli_config import parse_key_value, parse_size
+from .knobs import embedder_field, tau_field
 from .provenance import git_commit, package_versions
 from .records import Benchmark, VideoRecord
 from .rundir import (
@@ -61,78 +64,119 @@ __all__ = [
 ]
 
 
+def _shard_option(text: str) -> tuple[int, int]:
+    """``--shard I/N`` as an argparse converter (a bad value is a usage error)."""
+    try:
+        return parse_shard(text)
+    except RunError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 @dataclass
 class EvalConfig:
-    """Every knob of ``visualact eval`` in one place."""
+    """Every knob of ``visualact eval`` in one place: the command's options are generated from
+    these fields (:mod:`visualact_env.cli_config`), so each default and help text lives here."""
 
     agent: str = field(
         default="retrieval",
-        metadata={"help": "Agent spec, e.g. retrieval, openai:gpt-4o, hf:PATH."},
+        metadata={
+            "help": "agent spec: retrieval, blind, random, oracle, empty, openai:MODEL[@URL], "
+            "hf:PATH, py:MODULE:CLASS, or a name registered in the visualact.agents group"
+        },
     )
     data: str = field(
-        default="demo", metadata={"help": "demo, synthetic-full, or an annotation .jsonl / folder."}
+        default="demo",
+        metadata={"help": "benchmark: demo, synthetic-full, or an annotation .jsonl / folder"},
     )
     out: Path | None = field(
-        default=None, metadata={"help": "Run folder (default: runs/<agent>-<data>-<time>)."}
+        default=None,
+        metadata={"help": "run folder", "default_help": "runs/<agent>-<data>-<time>"},
     )
-    frames: int = field(default=8, metadata={"help": "Frames sampled per clip."})
+    frames: int = field(default=8, metadata={"help": "frames sampled per clip"})
     frame_size: tuple[int, int] | None = field(
-        default=None, metadata={"help": "(H, W) letterbox size; None keeps the clip's size."}
+        default=None,
+        metadata={
+            "help": "letterbox frames to this size",
+            "type": parse_size,
+            "metavar": "HxW",
+            "default_help": "the clip's own size",
+        },
     )
     frame_rule: str = field(
-        default="linspace", metadata={"help": "Frame index rule: linspace or centered."}
+        default="linspace",
+        metadata={
+            "help": "frame index rule (see docs: linspace as lmms-eval, linspace-floor, "
+            "centered bins)",
+            # frames.RULES, not imported here (numpy/decord); a test pins the equality
+            "choices": ("linspace", "linspace-floor", "centered"),
+        },
     )
     scenarios: tuple[str, ...] = field(
-        default=(), metadata={"help": "Only these scenarios (default all)."}
+        default=(),
+        metadata={"help": "only these scenarios", "metavar": "SCENARIO", "default_help": "all"},
     )
     limit: int | None = field(
-        default=None, metadata={"help": "Only the first N videos (after the scenario filter)."}
+        default=None,
+        metadata={"help": "only the first N videos (after the scenario filter)", "metavar": "N"},
     )
     shard: tuple[int, int] | None = field(
-        default=None, metadata={"help": "(I, N): the I-th of N deterministic parts, 1-based."}
+        default=None,
+        metadata={
+            "help": "run the I-th of N deterministic parts (1-based)",
+            "type": _shard_option,
+            "metavar": "I/N",
+        },
     )
-    samples: int = field(default=1, metadata={"help": "Proposal lists sampled per video."})
+    samples: int = field(default=1, metadata={"help": "proposal lists sampled per video"})
     temperature: float | None = field(
-        default=None, metadata={"help": "Sampling temperature passed to model agents."}
+        default=None, metadata={"help": "sampling temperature for model agents"}
     )
     max_tokens: int | None = field(
-        default=None, metadata={"help": "Generation budget passed to model agents."}
+        default=None, metadata={"help": "generation budget for model agents"}
     )
     prompt: str | None = field(
         default=None,
-        metadata={"help": "Prompt name or file (default: the built-in default prompt)."},
+        metadata={"help": "prompt name or template file", "default_help": "the built-in prompt"},
     )
     seed: int = field(
-        default=0, metadata={"help": "Base seed; each (video, sample) gets a derived seed."}
+        default=0, metadata={"help": "base seed; each (video, sample) gets a derived seed"}
     )
     concurrency: int = field(
-        default=8, metadata={"help": "Requests in flight for async (API) agents."}
+        default=8, metadata={"help": "requests in flight for API (async) agents"}
     )
     batch_size: int = field(
-        default=1, metadata={"help": "Videos per act_batch call for local models."}
+        default=1, metadata={"help": "videos per act_batch call for local models"}
     )
-    tau: float = field(default=0.5, metadata={"help": "Similarity threshold of a true positive."})
-    embedder: str | None = field(
-        default=None,
-        metadata={"help": "Sentence-embedding model name or path (default all-MiniLM-L6-v2)."},
+    tau: float = tau_field()
+    embedder: str | None = embedder_field()
+    resume: bool = field(
+        default=False,
+        metadata={"help": "continue the run in --out (retries failed videos)"},
     )
-    resume: bool = field(default=False, metadata={"help": "Continue the run in --out."})
-    overwrite: bool = field(default=False, metadata={"help": "Replace an existing run in --out."})
+    overwrite: bool = field(default=False, metadata={"help": "replace the run in --out"})
     reports: bool = field(
-        default=True, metadata={"help": "Write summary and reports when the run is complete."}
+        default=True,
+        metadata={"help": "write summary and reports when the run is complete", "cli": False},
     )
-    html: bool = field(default=True, metadata={"help": "Also write report.html."})
+    html: bool = field(default=True, metadata={"help": "write report.html"})
     progress: bool | None = field(
-        default=None, metadata={"help": "Progress bar (default: only on a terminal)."}
+        default=None, metadata={"help": "progress bar", "default_help": "on a terminal only"}
     )
     agent_options: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "Extra keyword options for the agent factory."}
+        default_factory=dict,
+        metadata={
+            "help": "extra agent option (JSON value), repeatable",
+            "flag": "--agent-option",
+            "type": parse_key_value,
+            "action": "append",
+            "metavar": "KEY=VALUE",
+        },
     )
     strict: bool = field(
         default=False,
         metadata={
-            "help": "Refuse to evaluate an hf: checkpoint on videos it was trained on "
-            "(default: warn)."
+            "help": "refuse to evaluate an hf: checkpoint on videos it was trained on "
+            "(default: warn)"
         },
     )
 

@@ -27,19 +27,6 @@ TABLE4_FIGURES: tuple[tuple[str, str], ...] = (
 )
 
 
-def parse_list(text: str, kind: type) -> list[Any]:
-    """``"2,4,8"`` -> ``[2, 4, 8]`` (``kind`` is int or float)."""
-    try:
-        values = [kind(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(
-            f"expected a comma-separated list of {kind.__name__}s, got {text!r}"
-        ) from None
-    if not values:
-        raise ValueError(f"empty list {text!r}")
-    return values
-
-
 def run_sweep(
     base: EvalConfig,
     out: Path,

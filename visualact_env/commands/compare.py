@@ -34,8 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="list runs on different data side by side (no paired differences)",
     )
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (2000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--resamples", type=int, default=2000, help="bootstrap resamples (default: 2000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.set_defaults(func=run)
 
 

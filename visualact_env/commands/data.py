@@ -126,7 +126,7 @@ def _add_generate(sub: Any) -> None:
     p.add_argument("kind", choices=["demo", "synthetic-full"])
     p.add_argument("--out", help="output folder (default: in the cache)")
     p.add_argument("--num-videos", type=int, default=None, help="synthetic-full only: size")
-    p.add_argument("--seed", type=int, default=0, help="synthetic-full only: seed")
+    p.add_argument("--seed", type=int, default=0, help="synthetic-full only: seed (default: 0)")
     p.add_argument("--no-videos", action="store_true", help="synthetic-full only: annotations only")
     p.set_defaults(func=run_generate)
 
@@ -140,7 +140,7 @@ def _add_stats(sub: Any) -> None:
         "paper's published counts the data matches. --out also draws the charts as PNG files.",
     )
     p.add_argument(
-        "data", nargs="?", default="demo", help="demo (default), synthetic-full or a path"
+        "data", nargs="?", default="demo", help="demo, synthetic-full or a path (default: demo)"
     )
     p.add_argument("--out", help="folder for the PNG charts (figure3.png and one per chart)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

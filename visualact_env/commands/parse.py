@@ -26,14 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=32,
         metavar="N",
-        help="keep at most N actions (default 32)",
+        help="keep at most N actions (default: 32)",
     )
     parser.add_argument(
         "--max-chars",
         type=int,
         default=400,
         metavar="N",
-        help="cut action texts longer than N characters (default 400)",
+        help="cut action texts longer than N characters (default: 400)",
     )
     parser.set_defaults(func=run)
 

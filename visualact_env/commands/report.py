@@ -21,8 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", type=Path, metavar="RUN", help="run folder (holds config.json)")
     p.add_argument("--no-html", action="store_true", help="skip report.html")
     p.add_argument("--no-plots", action="store_true", help="skip plots/*.png (and the HTML's)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.set_defaults(func=run)
 
 

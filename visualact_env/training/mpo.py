@@ -37,55 +37,55 @@ TRAIN_CONFIG_FILE = "visualact_mpo.json"
 class MPOConfig:
     """Every knob of an MPO run (TRL-config style: each field's ``help`` says what it does)."""
 
-    model: str = field(metadata={"help": "Base model folder (or hub id in the local cache)."})
+    model: str = field(metadata={"help": "base model folder (or hub id in the local cache)"})
     pairs: str = field(
-        metadata={"help": "Preference dataset folder (from `visualact train pairs`)."}
+        metadata={"help": "preference dataset folder (from `visualact train pairs`)"}
     )
     out: str = field(
-        metadata={"help": "Output folder for the trained checkpoint (model + processor)."}
+        metadata={"help": "output folder for the trained checkpoint (model + processor)"}
     )
     max_steps: int = field(
-        default=-1, metadata={"help": "Optimisation steps; -1 trains num_train_epochs."}
+        default=-1, metadata={"help": "optimisation steps; -1 trains num_train_epochs"}
     )
     num_train_epochs: float = field(
-        default=1.0, metadata={"help": "Epochs over the pairs when max_steps is -1."}
+        default=1.0, metadata={"help": "epochs over the pairs when max_steps is -1"}
     )
     learning_rate: float = field(
-        default=5e-6, metadata={"help": "Peak learning rate (1e-4 is usual with LoRA)."}
+        default=5e-6, metadata={"help": "peak learning rate (1e-4 is usual with LoRA)"}
     )
     per_device_train_batch_size: int = field(
-        default=1, metadata={"help": "Pairs per device per step."}
+        default=1, metadata={"help": "pairs per device per step"}
     )
     gradient_accumulation_steps: int = field(
-        default=1, metadata={"help": "Steps accumulated per update."}
+        default=1, metadata={"help": "steps accumulated per update"}
     )
     beta: float = field(
         default=0.1,
-        metadata={"help": "DPO temperature: strength of the KL anchor to the reference."},
+        metadata={"help": "DPO temperature: strength of the KL anchor to the reference"},
     )
     loss_type: tuple[str, ...] = field(
-        default=MPO_LOSS_TYPES, metadata={"help": "TRL loss types (MPO: sigmoid, bco_pair, sft)."}
+        default=MPO_LOSS_TYPES, metadata={"help": "TRL loss types (MPO: sigmoid, bco_pair, sft)"}
     )
     loss_weights: tuple[float, ...] = field(
         default=MPO_LOSS_WEIGHTS,
-        metadata={"help": "Weights of the loss types (MPO: 0.8, 0.2, 1.0)."},
+        metadata={"help": "weights of the loss types (MPO: 0.8, 0.2, 1.0)"},
     )
     lora: bool = field(
-        default=False, metadata={"help": "Train a LoRA adapter (peft) and merge it before saving."}
+        default=False, metadata={"help": "train a LoRA adapter (peft) and merge it before saving"}
     )
-    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     lora_target_modules: tuple[str, ...] = field(
         default=("q_proj", "k_proj", "v_proj", "o_proj"),
-        metadata={"help": "Modules given adapters (the language model's attention projections)."},
+        metadata={"help": "modules given adapters (the language model's attention projections)"},
     )
     gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "Trade compute for memory."}
+        default=False, metadata={"help": "trade compute for memory"}
     )
-    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda."})
-    seed: int = field(default=0, metadata={"help": "Training seed."})
-    logging_steps: int = field(default=1, metadata={"help": "Log every N steps."})
+    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+    seed: int = field(default=0, metadata={"help": "training seed"})
+    logging_steps: int = field(default=1, metadata={"help": "log every N steps"})
 
     def __post_init__(self) -> None:
         if len(self.loss_type) != len(self.loss_weights):

@@ -20,53 +20,39 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_text
 from ..loading import read_jsonl, write_jsonl
 from ..records import Action, Benchmark, as_actions
+from ..runner import EvalConfig
 
 REWARDS_FILE = "rewards.jsonl"
 REWARDS_META = "rewards.json"
 
 
-@dataclass
-class RolloutConfig:
-    """The knobs of ``visualact train rollouts`` (a thin layer over the evaluation runner)."""
+REWARD_FIGURES: tuple[str, ...] = ("weighted_f1", "f1", "scale_score")
 
-    agent: str = field(metadata={"help": "Policy spec, usually hf:PATH (a local VLM)."})
-    out: Path = field(metadata={"help": "Rollout folder (an evaluation run folder)."})
-    data: str = field(
-        default="demo", metadata={"help": "demo, synthetic-full or an annotation file."}
+
+@dataclass(kw_only=True)
+class RolloutConfig(EvalConfig):
+    """The knobs of ``visualact train rollouts``: an evaluation (every :class:`EvalConfig` knob,
+    declared there once) that samples K lists per video, plus the reward figure."""
+
+    agent: str = field(
+        metadata={"help": "policy spec, usually hf:PATH (a local VLM); any eval agent works"}
     )
-    samples: int = field(default=4, metadata={"help": "Proposal lists sampled per video (K)."})
-    temperature: float = field(
-        default=1.0, metadata={"help": "Sampling temperature (> 0 for diverse samples)."}
+    out: Path = field(metadata={"help": "rollout folder (an evaluation run folder)"})
+    samples: int = field(default=4, metadata={"help": "proposal lists sampled per video (K)"})
+    temperature: float | None = field(
+        default=1.0, metadata={"help": "sampling temperature (> 0 for diverse samples)"}
     )
-    max_tokens: int | None = field(default=None, metadata={"help": "Generation budget per sample."})
-    frames: int = field(default=8, metadata={"help": "Frames sampled per clip."})
-    frame_size: tuple[int, int] | None = field(
-        default=None, metadata={"help": "(H, W) letterbox size."}
-    )
-    scenarios: tuple[str, ...] = field(default=(), metadata={"help": "Only these scenarios."})
-    limit: int | None = field(default=None, metadata={"help": "Only the first N videos."})
-    seed: int = field(
-        default=0, metadata={"help": "Base seed; each (video, sample) gets a derived seed."}
-    )
-    batch_size: int = field(default=1, metadata={"help": "Videos per act_batch call."})
-    tau: float = field(default=0.5, metadata={"help": "Similarity threshold of the reward."})
+    reports: bool = field(default=False, metadata={"cli": False})
     reward: str = field(
-        default="weighted_f1", metadata={"help": "Reward figure: weighted_f1, f1 or scale_score."}
-    )
-    embedder: str | None = field(
-        default=None, metadata={"help": "Sentence-embedding model (default all-MiniLM-L6-v2)."}
-    )
-    resume: bool = field(default=False, metadata={"help": "Continue the rollouts in --out."})
-    overwrite: bool = field(default=False, metadata={"help": "Replace the rollouts in --out."})
-    agent_options: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "Extra agent options."}
+        default="weighted_f1",
+        metadata={"help": "reward figure of each rollout", "choices": REWARD_FIGURES},
     )
 
     def __post_init__(self) -> None:
@@ -92,31 +78,11 @@ class Rollout:
         return self.error is not None
 
 
-def eval_config(config: RolloutConfig) -> Any:
+def eval_config(config: RolloutConfig) -> EvalConfig:
     """The :class:`~visualact_env.runner.EvalConfig` that produces the rollouts."""
-    from ..runner import EvalConfig
-
-    return EvalConfig(
-        agent=config.agent,
-        data=config.data,
-        out=Path(config.out),
-        frames=config.frames,
-        frame_size=config.frame_size,
-        scenarios=tuple(config.scenarios),
-        limit=config.limit,
-        samples=config.samples,
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
-        seed=config.seed,
-        batch_size=config.batch_size,
-        tau=config.tau,
-        embedder=config.embedder,
-        resume=config.resume,
-        overwrite=config.overwrite,
-        reports=False,
-        progress=None,
-        agent_options=dict(config.agent_options),
-    )
+    values = {f.name: getattr(config, f.name) for f in fields(EvalConfig)}
+    values.update(out=Path(config.out), reports=False)
+    return EvalConfig(**values)
 
 
 def generate_rollouts(config: RolloutConfig, *, log: Callable[[str], None] | None = None) -> Path:
