@@ -118,18 +118,35 @@ def _mostly(values: list[Any], test: Callable[[Any], bool]) -> bool:
 
 
 def get_path(obj: Any, path: str) -> Any:
-    """A key, or a dotted path (``meta.category``, ``labels.0``); KeyError when absent."""
-    if isinstance(obj, Mapping) and path in obj:
-        return obj[path]
-    cur = obj
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            raise KeyError(path)
-    return cur
+    """A key, or a dotted path (``meta.category``, ``labels.0``); KeyError when absent.
+
+    Keys that contain dots (``"DN."``) are matched whole: at each level the longest run of
+    dotted parts that is a key wins.
+    """
+    return walk_path(obj, path)[-1][1]
+
+
+def walk_path(obj: Any, path: str) -> list[tuple[str | None, Any]]:
+    """The ``(key, value)`` steps from ``obj`` along a dotted path; KeyError when absent."""
+    steps = _walk(obj, path.split("."), path)
+    return [(None, obj), *steps]
+
+
+def _walk(obj: Any, parts: list[str], path: str) -> list[tuple[str | None, Any]]:
+    if not parts:
+        return []
+    if isinstance(obj, Mapping):
+        for j in range(len(parts), 0, -1):
+            key = ".".join(parts[:j])
+            if key in obj:
+                try:
+                    return [(key, obj[key]), *_walk(obj[key], parts[j:], path)]
+                except KeyError:
+                    continue
+    elif isinstance(obj, list) and parts[0].isdigit() and int(parts[0]) < len(obj):
+        item = obj[int(parts[0])]
+        return [(parts[0], item), *_walk(item, parts[1:], path)]
+    raise KeyError(path)
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -464,9 +481,13 @@ def _infer_action_fields(raws: list[Raw], fmap: Mapping[str, str], ch: dict[str,
                                      "a known name for the action text") or Choice(
             "actions.text", None, "not found", heuristic=False)  # fmt: skip
     else:
-        ch["actions.text"] = Choice("actions.text", "@item" if strings else None,
-                                    "each action is a string" if strings else "not found",
-                                    heuristic=False)  # fmt: skip
+        tuples = any(isinstance(it, list) for it in items)
+        src = "@item" if strings else "@tuple" if tuples else None
+        why = {
+            "@item": "each action is a string",
+            "@tuple": "each action is a [text, APL, flag] list",
+        }
+        ch["actions.text"] = Choice("actions.text", src, why.get(src or "", "not found"), False)
     records = [r.record for r in raws if not r.value_only]
     for target, accept, named, weak in (
         ("actions.apl", lambda v: apl_strict(v) is not None, APL_KEYS, APL_KEYS_WEAK),
@@ -485,7 +506,8 @@ def _infer_action_fields(raws: list[Raw], fmap: Mapping[str, str], ch: dict[str,
                     examples = [(k, _short(next(o[k] for o in objects if k in o))) for k in tier]
                     raise FieldAmbiguity(target, examples)
             read = _flag_reader(tiers[0][0]) if tiers[0] else read
-        choice = _choose(target, objects, tiers, read, f"a known name for the {target[8:]}") if objects else None  # fmt: skip
+        what = "APL" if target == "actions.apl" else "proactive/reactive flag"
+        choice = _choose(target, objects, tiers, read, f"a known name for the {what}") if objects else None  # fmt: skip
         if choice is None:
             choice = _parallel_choice(target, records, values, lengths, accept, named,
                                       {ch[t].source or "" for t in ch})  # fmt: skip
@@ -507,17 +529,18 @@ def _parallel_choice(target: str, records: list[Mapping[str, Any]], values: dict
                      lengths: list[int], accept: Callable[[Any], bool], named: tuple[str, ...],
                      used: set[str]) -> Choice | None:  # fmt: skip
     """A record-level list beside the action list, one value per action."""
-    cands = [
+    ok = [
         k for k, vs in values.items()
         if k not in used and all(isinstance(v, list) for v in vs)
         and _mostly([x for v in vs for x in v], accept)
     ]  # fmt: skip
-    cands.sort(key=lambda k: _rank(k, named))
+    named_ok = sorted((k for k in ok if norm_key(k) in named), key=lambda k: _rank(k, named))
+    cands = named_ok or ok
     if not cands:
         return None
     if len(cands) > 1:
         read = apl_strict if target == "actions.apl" else proactive_strict
-        if _conflict([{k: v for k, v in r.items()} for r in _rows(records, cands)], cands, read):
+        if _conflict(_rows(records, cands), cands, read):
             raise FieldAmbiguity(target, [(k, _short(values[k][0])) for k in cands])
     why = "a list beside the action list, one value per action (column-wise)"
     return Choice(target, cands[0], why, alternatives=cands[1:])

@@ -34,6 +34,7 @@ CONTAINER_KEYS = ("data", "videos", "annotations", "items", "records", "samples"
 """Keys whose value is taken to hold the records when several children do."""
 
 ACTION_KEYS_STRONG = ("actions", "action_list", "actions_list", "gt_actions", "ground_truth",
+                      "actions_text", "action_strings",
                       "ground_truth_actions", "action_annotations", "annotations", "responses",
                       "answers", "texts", "action_texts", "steps", "gt")  # fmt: skip
 ACTION_KEYS_WEAK = ("labels", "outputs", "targets", "action", "response", "answer", "output")
@@ -244,7 +245,7 @@ def _wrapper_key(node: list[Mapping[str, Any]]) -> str | None:
     return key if _strong(inner) else None
 
 
-def _scenario_field(d: Mapping[str, Any]) -> tuple[str, str] | None:
+def scenario_field(d: Mapping[str, Any]) -> tuple[str, str] | None:
     for nk, k in _keyset(d).items():
         if nk in SCENARIO_KEYS and (sid := read_scenario(d[k])):
             return sid, str(d[k])
@@ -255,7 +256,7 @@ def _group_objects(node: list[Mapping[str, Any]], where: str, path: str, depth: 
     """A list of ``{"scenario": "Home Service", "videos": [...]}`` group objects."""
     layouts = []
     for i, item in enumerate(node):
-        hint = _scenario_field(item)
+        hint = scenario_field(item)
         if hint is None:
             return None
         found = [
@@ -282,13 +283,13 @@ def _combine(step: str, layouts: list[Layout]) -> Layout:
 def _find_in_dict(node: Mapping[str, Any], where: str, path: str, group: tuple[str, str] | None, depth: int) -> Layout | None:  # fmt: skip
     if not node:
         return None
+    columns = _columns(node, where, group)
+    if columns is not None:
+        return Layout(columns[0], [columns[1]], [path])
     if _named_actions(node) and not any(
         isinstance(v, Mapping) and _strong([v]) for v in node.values()
     ):
         return Layout([_raw(node, where, group)], ["a single record"], [path])
-    columns = _columns(node, where, group)
-    if columns is not None:
-        return Layout(columns[0], [columns[1]], [path])
     nested = {k: v for k, v in node.items() if not is_scalar(v)}
     grouped = _scenario_groups(nested, where, path, depth)
     if grouped is not None:

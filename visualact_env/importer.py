@@ -42,10 +42,10 @@ from .import_fields import (
     FieldAmbiguity,
     Fields,
     convert_all,
-    get_path,
     infer_fields,
+    walk_path,
 )
-from .import_layout import Layout, LayoutAmbiguity, find_records
+from .import_layout import Layout, LayoutAmbiguity, find_records, scenario_field
 from .loading import DataError, Problem, parse_annotations, write_jsonl
 from .records import Action, Benchmark, VideoRecord
 from .scenario_names import read_scenario
@@ -249,11 +249,11 @@ def _locate(data: Any, fmap: Mapping[str, str], file: str) -> tuple[Layout, str,
         for path in fmap["records"].split(","):
             path = path.strip()
             try:
-                node = data if path in ("", ".", "$") else get_path(data, path)
+                steps = walk_path(data, path) if path not in ("", ".", "$") else [(None, data)]
             except KeyError:
                 raise _shape_help(data, file, f"the records at --map records={path}") from None
-            last = path.rsplit(".", 1)[-1]
-            sid = read_scenario(last, strict=True) if path not in ("", ".", "$") else None
+            node = steps[-1][1]
+            sid, last = _group_on_path(steps)
             try:
                 lay = find_records(node, f"$.{path}" if path not in ("", ".", "$") else "$", path)
             except LayoutAmbiguity as e:
@@ -281,13 +281,27 @@ def _locate(data: Any, fmap: Mapping[str, str], file: str) -> tuple[Layout, str,
     return layout, source, source != "."
 
 
+def _group_on_path(steps: list[tuple[str | None, Any]]) -> tuple[str | None, str | None]:
+    """The scenario named on the way to the records: a group key or a group object's field."""
+    sid: str | None = None
+    label: str | None = None
+    for key, value in steps:
+        if key is not None and not key.isdigit() and (s := read_scenario(key, strict=True)):
+            sid, label = s, key
+        elif key is not None and key.isdigit() and isinstance(value, Mapping):
+            found = scenario_field(value)
+            if found is not None:
+                sid, label = found
+    return sid, label
+
+
 def _refuse_layout(file: str, e: LayoutAmbiguity) -> ImportFormatError:
     lines = [
         f"refusing to guess where the records are: found under {len(e.candidates)} keys of "
         f"{e.where}:",
         *(f"  {path}: {n} records" for path, n in e.candidates),
-        "Choose with --map records=KEY, or several with --map records=KEY1,KEY2, e.g.:",
-        f"  visualact data import {file} --map records={e.candidates[0][0]}",
+        "Choose one of these keys with --map records=..., or read them all with:",
+        f"  visualact data import {file} --map records={','.join(p for p, _ in e.candidates)}",
     ]
     return ImportFormatError(file, "\n".join(lines))
 
@@ -403,7 +417,7 @@ def format_plan(plan: ImportPlan) -> str:
     lines += [f"  {json.dumps(r, ensure_ascii=False)}" for r in shown]
     problems = plan.converted.problems
     if problems:
-        lines += ["", f"{len(problems)} records cannot be converted:"]
+        lines += ["", f"{len(problems)} problems (the records concerned are left out):"]
         lines += [f"  {w}: {m}" for w, m in problems[:20]]
         if len(problems) > 20:
             lines.append(f"  ... and {len(problems) - 20} more")

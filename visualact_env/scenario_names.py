@@ -47,7 +47,8 @@ _WORDS: tuple[tuple[str, frozenset[str]], ...] = (
 
 
 def _norm(value: str) -> str:
-    text = value.lower().replace("&", " and ")
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", value)  # homeService -> home Service
+    text = text.lower().replace("&", " and ")
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
