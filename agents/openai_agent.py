@@ -47,6 +47,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from visualact_env.agent import Agent, AgentOutput
 from visualact_env.frames import frame_array
+from visualact_env.jsonio import replace_surrogates
 from visualact_env.records import as_actions
 from visualact_env.redaction import strip_credentials
 
@@ -506,7 +507,8 @@ class OpenAIAgent(Agent):
         if cache_key is not None:
             hit = self._response_cache().get(cache_key)
             if hit is not None and isinstance(hit.get("raw_text"), str):
-                return self._output(
+                return await asyncio.to_thread(
+                    self._output,
                     self._redact.scrub(hit["raw_text"]),
                     hit.get("usage") or {},
                     [],
@@ -624,8 +626,14 @@ class OpenAIAgent(Agent):
         # a server may echo the request's Authorization header into its answer: the key must
         # not reach predictions, reports or the cache
         text = self._redact.scrub(text)
+        text, cut = replace_surrogates(text)  # an emoji cut at max_tokens: kept, never fatal
+        if cut:
+            diagnostics.append(f"{cut} lone surrogate(s) in the answer replaced by U+FFFD")
         self._add_usage(usage)
-        output = self._output(text, usage, diagnostics, attempts, finish_reason=finish)
+        # parsing is CPU work: run it in a worker thread so the loop keeps serving requests
+        output = await asyncio.to_thread(
+            self._output, text, usage, diagnostics, attempts, finish_reason=finish
+        )
         # cached only once it has yielded an answer, so a resumed run can recover the rest
         if cache_key is not None and output.error is None:
             entry = {"raw_text": text, "usage": usage, "finish_reason": finish, "model": self.model}
@@ -712,6 +720,7 @@ class OpenAIAgent(Agent):
         finish_reason: str | None = None,
     ) -> AgentOutput:
         diagnostics = list(diagnostics)
+        text = replace_surrogates(text)[0]  # a cached answer from before the check above
         if finish_reason == "length":
             diagnostics.append(f"answer truncated at max_tokens={self.max_tokens}")
         if not text.strip():

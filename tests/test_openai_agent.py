@@ -341,6 +341,48 @@ def test_unparseable_answer_is_an_empty_answer_with_its_parse_error(agent_factor
     assert out.raw_text == refusal and out.attempts == 1
 
 
+def test_answer_with_a_lone_surrogate_is_kept_as_text_and_cached(agent_factory, tmp_path):
+    # an emoji cut at max_tokens: the server sends "\ud83d" alone (a JSON escape)
+    answer = "1. Wave back (APL 1, proactive) \ud83d\n2. Smile \ud83d"
+    frames = make_frames(14)
+    with FakeOpenAIServer(script=[Fault.ok(answer)]) as server:
+        agent = agent_factory(server, cache=True)
+        out = agent.act({"frames": frames}, {})
+        again = agent.act({"frames": frames.copy()}, {})  # read back from the response cache
+        assert len(server.chat_requests) == 1
+    assert out.error is None and not out.failed and out.parse_error is None
+    assert out.raw_text == "1. Wave back (APL 1, proactive) \ufffd\n2. Smile \ufffd"
+    assert [(a.text, a.apl, a.proactive) for a in out.actions] == [
+        ("Wave back \ufffd", 1, True),
+        ("Smile \ufffd", None, None),
+    ]
+    assert any("2 lone surrogate(s) in the answer replaced" in d for d in out.diagnostics)
+    assert again.cached and again.actions == out.actions
+    (tmp_path / "record.json").write_text(json.dumps(out.record_fields(), ensure_ascii=False))
+
+
+def test_parsing_runs_off_the_event_loop_thread(agent_factory, monkeypatch):
+    import threading
+
+    import visualact_env.parsing as parsing
+
+    real = parsing.parse_actions
+    threads: list[threading.Thread] = []
+
+    def recording(text, **kwargs):
+        threads.append(threading.current_thread())
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(parsing, "parse_actions", recording)
+    with FakeOpenAIServer() as server:
+        agent = agent_factory(server, cache=True)
+        agent.act({"frames": make_frames(15)}, {})
+        agent.act({"frames": make_frames(15)}, {})  # a cache hit is parsed off the loop too
+        loop_thread = agent._thread
+    assert len(threads) == 2 and loop_thread is not None
+    assert all(t is not loop_thread for t in threads)
+
+
 def test_batch_with_random_faults_loses_nothing(agent_factory):
     faults = [
         Fault.rate_limit(0.05),

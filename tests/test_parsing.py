@@ -418,6 +418,64 @@ def test_to_dict_shape():
     }
 
 
+def test_truncated_json_drops_only_the_cut_off_item():
+    items = [{"action": f"Step {i}", "apl": 2, "proactive": True} for i in range(3)]
+    whole = json.dumps({"actions": items})
+    # cut inside the third item's text, after its last key, and right after a complete item
+    for cut_at, kept in ((whole.index("Step 2") + 3, 2), (whole.rindex("proactive") - 1, 2)):
+        result = parse_actions(whole[:cut_at])
+        assert [a.text for a in result.actions] == [f"Step {i}" for i in range(kept)]
+        assert result.format == "json-repaired"
+        assert "JSON was truncated; kept the complete items" in result.diagnostics
+    result = parse_actions(whole[: whole.index("]")] + ",")
+    assert [a.text for a in result.actions] == ["Step 0", "Step 1", "Step 2"]
+
+
+def test_truncated_python_literal_json_is_repaired_then_cut():
+    text = "[{'action': 'Brake', 'apl': None, 'proactive': True}, {'action': 'Ho"
+    result = parse_actions(text)
+    assert result.actions == (A("Brake", None, True),)
+
+
+def test_long_defective_json_is_read_up_to_the_repair_budget():
+    item = "{action: 'Move the heavy box to the side', apl: high, proactive: yes}"
+    text = "{actions: [" + ", ".join([item] * 400) + "]}"  # about 28,000 characters
+    result = parse_actions(text, max_actions=1000)
+    assert 10 < len(result.actions) < 400
+    assert all(a == A("Move the heavy box to the side", 3, True) for a in result.actions)
+    assert any("JSON with defects longer than" in d for d in result.diagnostics)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a": [' * 30_000,
+        "[{" * 100_000,
+        '{"actions": [' + '{"action": "x", "apl": 1}, ' * 6_000 + "[" * 50_000,
+    ],
+    ids=["balanced", "open-objects", "open-mixed", "items-then-deep"],
+)
+def test_deep_nesting_is_not_an_answer_and_does_not_recurse(text):
+    result = parse_actions(text)
+    _check_invariants(result, 32, 400)
+    assert result.actions == () or all(a.text == "x" for a in result.actions)
+
+
+def test_lone_surrogates_become_replacement_characters():
+    result = parse_actions("1. Wave back \ud83d (APL 1, proactive)")
+    assert result.actions == (A("Wave back \ufffd", 1, True),)
+    assert "1 lone surrogate(s) (a cut character) replaced by U+FFFD" in result.diagnostics
+    escaped = parse_actions('[{"action": "Smile \\ud83d", "apl": 1}]')  # a JSON escape
+    assert escaped.actions == (A("Smile \ufffd", 1, None),)
+    assert "item 1: lone surrogate(s) replaced by U+FFFD" in escaped.diagnostics
+
+
+def test_long_blank_runs_keep_markers_readable():
+    result = parse_actions("1. Close" + " " * 50_000 + "the door (APL 2, reactive)")
+    assert result.actions == (A("Close the door", 2, False),)
+
+
 # ------------------------------------------------------------------------------ property tests
 
 json_scalars = (

@@ -10,10 +10,14 @@ What it accepts, tried in this order (the first that yields an answer wins):
    a bare array, a single action object, arrays of strings or of ``[text, apl, proactive]``
    triples. Action text is read from ``action``, ``text``, ``description``, ``content`` ...;
    the APL from ``apl``, ``priority``, ``level`` ...; the flag from ``proactive``, ``type`` ...,
-   or inverted from ``reactive``. Common defects are repaired (format ``"json-repaired"``):
-   trailing commas, single quotes, Python literals ``True/False/None``, unquoted keys and bare
-   word values, comments, and **truncated output** (the complete items are kept, the cut-off
-   one is dropped). ``<think>...</think>`` reasoning blocks are removed first.
+   or inverted from ``reactive``. Defective JSON (format ``"json-repaired"``) is read by the
+   ``json-repair`` package (trailing commas, single quotes, Python literals, unquoted keys and
+   bare word values, comments, missing brackets) with our policy on top: **truncated output**
+   keeps the complete items and drops the cut-off one (json-repair alone would keep it
+   half-written); nesting deeper than 32 levels is not an answer; json-repair reads at most
+   6,000 characters per call and 12,000 per parse (it is superlinear on some defects), a
+   longer defective text being cut at an element boundary, with a diagnostic.
+   ``<think>...</think>`` reasoning blocks are removed first.
 2. **Lists** (format ``"list"``): numbered or bulleted lines with inline markers
    (``1. Call 911 (APL 4, proactive)``, ``- Turn off the stove [APL: 3] [reactive]``,
    ``Call 911 - APL 4 - proactive``), key-value lines (``Action: ...; APL: 2; Type: Proactive``,
@@ -31,10 +35,12 @@ Field rules (each deviation adds a diagnostic):
 * **APL**: integers in 0..4 are kept; out-of-range numbers are clamped into 0..4; non-integers
   are rounded half up (2.5 -> 3); words map as critical/emergency/highest/immediate -> 4,
   high/urgent -> 3, medium/moderate/normal -> 2, low -> 1, routine/none/minimal/lowest -> 0;
-  strings are read by their first number (``"APL 3"``, ``"3/4"``) or word; booleans, NaN and
-  anything else unparseable become ``None``. A missing APL is ``None`` without a diagnostic.
-* **proactive**: booleans; ``"proactive"``, ``"yes"``, ``"true"``, ``1`` -> True;
-  ``"reactive"``, ``"no"``, ``"false"``, ``0`` -> False; others -> ``None``.
+  strings are read as a labelled level (``"APL 3"``, ``"P3"``), else by their first number
+  (``"3/4"``) or word; booleans, NaN and anything else unparseable become ``None``. A missing
+  APL is ``None`` without a diagnostic.
+* **proactive**: booleans; ``"proactive"``, ``"yes"``, ``"true"``, ``"non-reactive"``, ``1`` ->
+  True; ``"reactive"``, ``"no"``, ``"false"``, ``"non-proactive"``, ``0`` -> False; a phrase
+  naming one of them (``"not proactive"``) by it; others -> ``None``.
 * **text**: whitespace collapsed and stripped, markdown emphasis and surrounding quotes
   removed, inline APL/type markers removed; empty texts are dropped; texts longer than
   ``max_chars`` are cut at a word boundary. **Duplicates are kept**: the metric penalises them
@@ -43,7 +49,14 @@ Field rules (each deviation adds a diagnostic):
 
 ``diagnostics`` is always a list (empty when the text was clean, well-formed JSON with all
 fields valid). :func:`parse_actions` never raises: an internal error becomes a diagnostic plus
-``error``. Texts longer than :data:`MAX_INPUT_CHARS` are cut before parsing.
+``error``. Texts longer than :data:`MAX_INPUT_CHARS` are cut before parsing. The work is
+linear in the text's length (about 0.3 s at the 200,000-character cap on the most hostile
+inputs we know; ``benchmarks/bench_parsing.py`` measures it), and nothing recurses on the
+input's nesting. A lone surrogate (an emoji cut at ``max_tokens``) is kept as U+FFFD, with
+a diagnostic.
+
+The APL and proactive words, and the inline markers, are :mod:`visualact_env.vocabulary`'s
+lenient reading (the importer uses its strict one).
 """
 
 from __future__ import annotations
@@ -55,6 +68,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .jsonio import replace_surrogates
 from .records import Action
 from .vocabulary import (
     LABEL_APL_RE,
@@ -77,7 +91,10 @@ MAX_INPUT_CHARS = 200_000
 """Longer texts are cut to this many characters before parsing (with a diagnostic)."""
 
 _MAX_JSON_STARTS = 8  # embedded JSON start positions tried in prose
-_MAX_REPAIR_TRIES = 64  # truncation cut points tried
+_MAX_REPAIR_CHARS = 6_000  # characters json-repair reads per call (it is superlinear)
+_MAX_REPAIR_TOTAL = 12_000  # ... and per parse: about 0.3 s at worst
+_MAX_BOUNDARIES = 10_000  # element boundaries remembered per scan
+_MAX_JSON_DEPTH = 32  # deeper JSON-ish nesting is not an answer (and would recurse)
 _MAX_DEPTH = 6  # nesting depth searched for the action list
 
 
@@ -174,13 +191,17 @@ class _Builder:
                 f"{where}: action text is {type(item.text).__name__}, not a string; dropped"
             )
             return
-        text, markers = split_markers(item.text)
-        text = _clean_text(text)
+        if len(self.actions) >= self.max_actions:
+            if item.text.strip():
+                self.dropped += 1  # not read further: the answer already holds max_actions
+            return
+        # whitespace collapsed first: the marker regexes then never meet long blank runs
+        text, markers = split_markers(_WS_RE.sub(" ", item.text))
+        text, replaced = replace_surrogates(_clean_text(text))  # "\ud83d" escapes in JSON
+        if replaced:
+            self.diags.append(f"{where}: lone surrogate(s) replaced by U+FFFD")
         if not text:
             self.diags.append(f"{where}: empty action text; dropped")
-            return
-        if len(self.actions) >= self.max_actions:
-            self.dropped += 1
             return
         if len(text) > self.max_chars:
             text = _truncate(text, self.max_chars)
@@ -270,196 +291,171 @@ def _norm_key(key: Any) -> str:
     return re.sub(r"[\s\-]+", "_", str(key).strip().lower())
 
 
-class _JsonRepair:
-    """A one-pass normaliser from JSON-ish text (Python literals, single quotes, ...) to JSON.
+_SCAN_RE = re.compile(
+    r'"[^"\\]*(?:\\.[^"\\]*)*"?'  # a double-quoted string (maybe unterminated)
+    r"|'[^'\\]*(?:\\.[^'\\]*)*'?"  # a single-quoted string (Python literals)
+    r"|//[^\n]*|/\*.*?(?:\*/|\Z)"  # comments
+    r"|[\[\]{},]"
+    r"|(?<![\w.])[A-Za-z_][\w\-]*(?=\s*(:?))",  # a word; group 1 is ":" when the word is a key
+    re.DOTALL,
+)
+_LITERAL_WORDS = frozenset({"true", "false", "null", "True", "False", "None", "NaN", "Infinity"})
 
-    It records *cut points* (positions between complete array elements) so that a truncated
-    text can be closed after its last complete item.
+
+@dataclass
+class _Span:
+    """The extent of the JSON-ish value starting at some position, from one linear scan.
+
+    ``end`` is the position after its closing bracket, or None when the text ends first
+    (truncated); then ``cut`` is where the cut-off array element begins, and ``cut_closers``
+    the brackets that close what is open there. ``boundaries`` are ``(position, closers)``
+    of the commas between array elements, where a too-long text can be cut cleanly.
     """
 
-    def __init__(self, text: str, start: int = 0):
-        self.text = text
-        self.start = start
-        self.out: list[str] = []
-        self.stack: list[str] = []
-        self.cuts: list[tuple[int, str, bool]] = []  # (out length, closers, between array items)
-        self.end = len(text)
-        self.changed = False
-        self.truncated = False
-        self.bare_words = False  # a bare word was quoted into a string value
-
-    def run(self) -> None:
-        t, i, n = self.text, self.start, len(self.text)
-        out = self.out
-        while i < n:
-            c = t[i]
-            if c in "\"'“‘":
-                i = self._string(i)
-            elif c in "{[":
-                self.stack.append("}" if c == "{" else "]")
-                out.append(c)
-                i += 1
-            elif c in "}]":
-                self._strip_trailing_comma()
-                if self.stack and self.stack[-1] == c:
-                    self.stack.pop()
-                    out.append(c)
-                else:
-                    self.changed = True  # stray closer: skip it
-                i += 1
-                if not self.stack:
-                    self.end = i
-                    return
-                self._cut()
-            elif c == ",":
-                self._cut()
-                out.append(c)
-                i += 1
-            elif c == "/" and i + 1 < n and t[i + 1] in "/*":
-                i = self._comment(i)
-            elif c.isalpha() or c == "_":
-                i = self._word(i)
-            else:
-                out.append(c)
-                i += 1
-        self.truncated = self.truncated or bool(self.stack)
-
-    def _cut(self) -> None:
-        self.cuts.append((len(self.out), "".join(reversed(self.stack)), self.stack[-1:] == ["]"]))
-
-    def _strip_trailing_comma(self) -> None:
-        out = self.out
-        j = len(out) - 1
-        while j >= 0 and out[j].isspace():
-            j -= 1
-        if j >= 0 and out[j] == ",":
-            del out[j]
-            self.changed = True
-
-    def _string(self, i: int) -> int:
-        t, n = self.text, len(self.text)
-        quote = t[i]
-        closers = {'"': '"', "'": "'", "“": '”"', "‘": "’'"}[quote]
-        if quote != '"':
-            self.changed = True
-        buf = ['"']
-        i += 1
-        while i < n:
-            c = t[i]
-            if c == "\\" and i + 1 < n:
-                nxt = t[i + 1]
-                if nxt == "'" and quote != '"':
-                    buf.append("'")
-                else:
-                    buf.append(c + nxt)
-                i += 2
-                continue
-            if c in closers:
-                buf.append('"')
-                self.out.append("".join(buf))
-                return i + 1
-            if c == '"':
-                buf.append('\\"')
-            elif c == "\n":
-                buf.append("\\n")
-                self.changed = True
-            elif c == "\t":
-                buf.append("\\t")
-            else:
-                buf.append(c)
-            i += 1
-        self.truncated = True  # unterminated string: dropped, the cut points decide
-        return n
-
-    def _comment(self, i: int) -> int:
-        t = self.text
-        self.changed = True
-        if t[i + 1] == "/":
-            j = t.find("\n", i)
-            return len(t) if j < 0 else j
-        j = t.find("*/", i + 2)
-        return len(t) if j < 0 else j + 2
-
-    _LITERALS = {
-        "True": "true",
-        "False": "false",
-        "None": "null",
-        "true": "true",
-        "false": "false",
-        "null": "null",
-    }
-
-    def _word(self, i: int) -> int:
-        t, n = self.text, len(self.text)
-        j = i
-        while j < n and (t[j].isalnum() or t[j] in "_-"):
-            j += 1
-        word = t[i:j]
-        k = j
-        while k < n and t[k] in " \t":
-            k += 1
-        is_key = k < n and t[k] == ":"
-        if not is_key and word in self._LITERALS:
-            lit = self._LITERALS[word]
-            self.changed |= lit != word
-            self.out.append(lit)
-            return j
-        if not is_key and word.lower() in ("nan", "infinity"):
-            self.out.append("null")
-            self.changed = True
-            return j
-        if not is_key:
-            # a bare word value (apl: high, type: proactive): quote up to the next delimiter
-            self.bare_words = True
-            k = j
-            while k < n and t[k] not in ",}]\n":
-                k += 1
-            word = t[i:k].rstrip()
-            j = i + len(word)
-        self.out.append(json.dumps(word))
-        self.changed = True
-        return j
-
-    def candidates(self) -> list[str]:
-        """JSON texts to try: the whole normalised text, then truncation cuts (best first)."""
-        if not self.truncated:
-            return ["".join(self.out)]
-        between = [c for c in self.cuts if c[2]]
-        others = [c for c in self.cuts if not c[2]]
-        ordered = list(reversed(between)) + list(reversed(others))
-        out = []
-        for pos, closers, _ in ordered[:_MAX_REPAIR_TRIES]:
-            out.append(_strip_trailing_comma_text("".join(self.out[:pos])) + closers)
-        return out
+    end: int | None = None
+    cut: int | None = None
+    cut_closers: str = ""
+    too_deep: bool = False
+    bare_words: bool = False
+    boundaries: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _strip_trailing_comma_text(s: str) -> str:
-    s = s.rstrip()
-    return s[:-1] if s.endswith(",") else s
+def _scan(text: str, start: int) -> _Span:
+    """Scan the value at ``text[start]`` (``{`` or ``[``); linear, never recursive.
+
+    Strings, comments and brackets are found by one regex (in C); the loop only visits
+    brackets, commas and bare words.
+    """
+    span = _Span()
+    stack: list[str] = []  # the closer of each open container
+    starts: list[int] = []  # and where it opened
+    open_string: int | None = None
+    for m in _SCAN_RE.finditer(text, start):
+        tok = m.group()
+        c = tok[0]
+        if c in "{[":
+            if len(stack) >= _MAX_JSON_DEPTH:
+                span.too_deep = True
+                return span
+            stack.append("}" if c == "{" else "]")
+            starts.append(m.start())
+        elif c in "}]":
+            if stack and stack[-1] == c:
+                stack.pop()
+                starts.pop()
+                if not stack:
+                    span.end = m.end()
+                    return span
+        elif c == ",":
+            if stack and stack[-1] == "]" and len(span.boundaries) < _MAX_BOUNDARIES:
+                span.boundaries.append((m.start(), "".join(reversed(stack))))
+        elif c in "\"'":
+            if len(tok) == 1 or tok[-1] != c or _escaped_end(tok):
+                open_string = m.start()  # runs to the end of the text
+        elif not m.group(1) and tok not in _LITERAL_WORDS and (c.isalpha() or c == "_"):
+            span.bare_words = True  # a bare word value (apl: high): json-repair quotes it
+    # truncated: the innermost open element of an array is the half-written item
+    opened = list(zip(stack, starts, strict=True))
+    if open_string is not None:
+        opened.append(("", open_string))
+    for i in range(len(opened) - 1, 0, -1):
+        if opened[i - 1][0] == "]":
+            span.cut = opened[i][1]
+            span.cut_closers = "".join(reversed(stack[:i]))
+            break
+    return span
+
+
+def _escaped_end(tok: str) -> bool:
+    """True if the closing quote of ``tok`` is escaped (an odd run of backslashes before it)."""
+    n = len(tok) - 1 - len(tok[:-1].rstrip("\\"))
+    return n % 2 == 1
+
+
+def _closed(body: str, closers: str) -> str:
+    """``body`` without a trailing comma, followed by ``closers``."""
+    body = body.rstrip()
+    if body.endswith(","):
+        body = body[:-1]
+    return body + closers
 
 
 _DECODER = json.JSONDecoder()
 
 
-def _loads_repaired(text: str, start: int) -> tuple[Any, bool, bool, bool] | None:
-    """``(value, repaired, truncated, bare_words)`` for the JSON-ish value starting at ``start``.
+@dataclass
+class _Loaded:
+    value: Any
+    repaired: bool = False
+    truncated: bool = False
+    bare_words: bool = False
+    note: str | None = None
 
-    Valid JSON takes the fast path (the C decoder); only a failure runs the repairing scanner.
+
+@dataclass
+class _RepairBudget:
+    """Characters json-repair may still read in this parse.
+
+    json-repair is pure Python and superlinear on some defects (bare word values, single
+    quotes): bounding what it reads keeps every parse fast whatever the input.
+    """
+
+    chars: int = _MAX_REPAIR_TOTAL
+
+
+def _repair(text: str) -> Any:
+    """``json_repair.loads(text)``; None when it fails (it is lenient, but guard anyway)."""
+    import json_repair
+
+    try:
+        return json_repair.loads(text)
+    except Exception:  # noqa: BLE001 - a repair that fails is simply no answer
+        return None
+
+
+def _loads_repaired(text: str, start: int, budget: _RepairBudget) -> _Loaded | None:
+    """The JSON-ish value starting at ``text[start]``, or None.
+
+    Policy, in order: valid JSON (the C decoder); a truncated text closed after its last
+    complete array element (the cut-off one is dropped: json-repair alone would keep it
+    half-written); otherwise json-repair, on at most ``_MAX_REPAIR_CHARS`` characters (a
+    longer defective text is cut at an element boundary). Nesting deeper than
+    ``_MAX_JSON_DEPTH`` is not an answer.
     """
     try:
         value, _ = _DECODER.raw_decode(text, start)
-        return value, False, False, False
+        return _Loaded(value)
     except (ValueError, RecursionError):
         pass
-    rep = _JsonRepair(text, start)
-    rep.run()
-    for cand in rep.candidates():
+    span = _scan(text, start)
+    if span.too_deep:
+        return None
+    truncated = span.end is None
+    end = span.end if span.end is not None else span.cut
+    closers = "" if span.end is not None else span.cut_closers
+    if truncated and end is not None:
         try:
-            value = json.loads(cand)
+            value = json.loads(_closed(text[start:end], closers))
+            return _Loaded(value, True, True, span.bare_words)
         except (ValueError, RecursionError):
-            continue
-        return value, rep.changed or rep.truncated, rep.truncated, rep.bare_words
-    return None
+            pass  # other defects too: json-repair below
+    if end is None:
+        end = len(text)
+    note = None
+    limit = min(_MAX_REPAIR_CHARS, budget.chars)
+    if end - start > limit:
+        fitting = [b for b in span.boundaries if b[0] - start <= limit]
+        if not fitting:
+            return None
+        end, closers = fitting[-1]
+        truncated = True
+        note = f"JSON with defects longer than {limit} characters; read the items in its start"
+    body = _closed(text[start:end], closers)
+    budget.chars -= len(body)
+    value = _repair(body)
+    if value is None or value == "":
+        return None
+    return _Loaded(value, True, truncated, span.bare_words, note)
 
 
 class _Walker:
@@ -569,9 +565,9 @@ def _json_sources(text: str) -> Iterator[tuple[str, int, bool]]:
             body = m.group(2).strip()
             if body and body[0] in "{[":
                 yield body, 0, False
-    stripped = text.strip()
-    if stripped[:1] in ("{", "["):
-        yield stripped, 0, False
+    offset = len(text) - len(text.lstrip())
+    if text[offset : offset + 1] in ("{", "["):
+        yield text, offset, False  # the whole text (an embedded start there is then skipped)
     for count, m in enumerate(_JSON_START_RE.finditer(text)):
         if count >= _MAX_JSON_STARTS:
             break
@@ -602,19 +598,23 @@ def _plausible_embedded(value: Any, repaired: bool) -> bool:
     return not repaired
 
 
-def _try_json(text: str, max_actions: int, max_chars: int) -> ParseResult | None:
+def _try_json(
+    text: str, max_actions: int, max_chars: int, budget: _RepairBudget | None = None
+) -> ParseResult | None:
+    budget = budget if budget is not None else _RepairBudget()
     tried: set[tuple[int, int]] = set()
     for source, start, embedded in _json_sources(text):
         key = (id(source), start) if source is text else (hash(source), start)
         if key in tried:
             continue
         tried.add(key)
-        loaded = _loads_repaired(source, start)
+        loaded = _loads_repaired(source, start, budget)
         if loaded is None:
             continue
-        value, repaired, truncated, bare_words = loaded
+        value, repaired, truncated = loaded.value, loaded.repaired, loaded.truncated
+        bare_words = loaded.bare_words
         if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-            inner = _try_json(value, max_actions, max_chars)
+            inner = _try_json(value, max_actions, max_chars, budget)
             if inner is not None:
                 return inner
             continue
@@ -626,7 +626,9 @@ def _try_json(text: str, max_actions: int, max_chars: int) -> ParseResult | None
             continue
         actions = builder.finish()
         head: list[str] = []
-        if truncated:
+        if loaded.note:
+            head.append(loaded.note)
+        elif truncated:
             head.append("JSON was truncated; kept the complete items")
         elif repaired:
             head.append("JSON had defects (quotes, literals, commas or keys); repaired")
@@ -692,7 +694,7 @@ class _ListParser:
 
     def parse(self, text: str) -> int:
         for raw in text.splitlines():
-            line = _EMPHASIS_RE.sub("", raw).strip()
+            line = _WS_RE.sub(" ", _EMPHASIS_RE.sub("", raw)).strip()
             if not line or _HEADING_RE.match(line):
                 continue
             if line.startswith("|") and self._table_row(line):
@@ -814,6 +816,9 @@ def _parse(text: Any, max_actions: int, max_chars: int) -> ParseResult:
         msg = f"expected text, got {type(text).__name__}"
         return ParseResult((), [msg], msg, "unparsed")
     pre: list[str] = []
+    text, replaced = replace_surrogates(text)
+    if replaced:
+        pre.append(f"{replaced} lone surrogate(s) (a cut character) replaced by U+FFFD")
     if len(text) > MAX_INPUT_CHARS:
         text = text[:MAX_INPUT_CHARS]
         pre.append(f"text longer than {MAX_INPUT_CHARS} characters; cut before parsing")
