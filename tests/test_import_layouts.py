@@ -652,3 +652,38 @@ def test_layouts_are_distinct_and_reported(tmp_path: Path, clip_file: Path) -> N
         assert f"First {min(3, len(expected))} converted records:" in text, name
         assert "Counts" in text and "published" in text
     assert len(shapes) == len(LAYOUTS)
+
+
+def test_full_size_free_text_release_round_trips(tmp_path: Path) -> None:
+    """The full-size synthetic set (the paper's counts) written as a release of scenario groups
+    (table abbreviations) of free-text action lists keyed by id imports back exactly, and the
+    report finds every published action and video count."""
+    from visualact_env.data_stats import compare_published, compute_stats, is_complete
+    from visualact_env.demo import generate_synthetic
+    from visualact_env.scenario_names import SCENARIO_ABBREVIATIONS
+
+    original = parse_annotations(generate_synthetic(with_videos=False), check_videos=False)
+    release: dict[str, dict[str, str]] = {}
+    for r in original:
+        lines = [
+            f"{i + 1}. {a.text} (APL {a.apl}, {'proactive' if a.proactive else 'reactive'})"
+            for i, a in enumerate(r.actions)
+        ]
+        release.setdefault(SCENARIO_ABBREVIATIONS[r.scenario] + ".", {})[r.video_id] = "\n".join(
+            lines
+        )
+    json_path = tmp_path / "visualactbench.json"
+    json_path.write_text(json.dumps(release), "utf-8")
+    plan = plan_import(json_path, check_videos=False)
+    assert "a dict of N action lists keyed by video id" in plan.layout.steps[-1]
+    assert "Only the 2 videos-per-APL counts differ" in format_plan(plan)
+    bench = import_release(json_path, check_videos=False).benchmark
+
+    def content(b: Any) -> list[tuple[Any, ...]]:
+        return sorted(
+            (r.video_id, r.scenario, tuple((a.text, a.apl, a.proactive) for a in r.actions))
+            for r in b
+        )
+
+    assert content(bench) == content(original)
+    assert is_complete(compare_published(compute_stats(bench)))

@@ -15,11 +15,11 @@ from pathlib import Path
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
 """File suffixes (lower case) counted as video clips."""
 
-FOUND_BY_PATH = "path"
-FOUND_BY_NAME = "file name, elsewhere under the videos folder"
-FOUND_EXTENSION_ADDED = "extension added"
-FOUND_EXTENSION_DIFFERS = "file stem (the extension in the JSON differs)"
-FOUND_BY_ID = "video id as file stem"
+FOUND_BY_PATH = "by path"
+FOUND_BY_NAME = "by file name, elsewhere under the videos folder"
+FOUND_EXTENSION_ADDED = "by adding the video extension"
+FOUND_EXTENSION_DIFFERS = "by file stem (the extension in the JSON differs)"
+FOUND_BY_ID = "by video id as file stem, anywhere under the videos folder"
 
 
 @dataclass(frozen=True)

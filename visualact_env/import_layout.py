@@ -186,6 +186,10 @@ def _strong(records: list[Mapping[str, Any]]) -> bool:
     return hits * 2 >= len(records) and hits > 0
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _child(where: str, key: Any) -> str:
     text = str(key)
     return f"{where}.{text}" if re.fullmatch(r"[\w-]+", text) else f"{where}[{text!r}]"
@@ -220,7 +224,7 @@ def _find_in_list(node: list[Any], where: str, path: str, group: tuple[str, str]
         return None
     if _strong(node):
         raws = [_raw(r, f"{where}[{i}]", group) for i, r in enumerate(node)]
-        return Layout(raws, [f"a list of {len(node)} records"], [path])
+        return Layout(raws, [f"a list of {_count(len(node), 'record')}"], [path])
     groups = _group_objects(node, where, path, depth)
     if groups is not None:
         return groups
@@ -275,9 +279,15 @@ def _group_objects(node: list[Mapping[str, Any]], where: str, path: str, depth: 
 
 
 def _combine(step: str, layouts: list[Layout]) -> Layout:
+    """One layout from the groups' layouts; counts that differ between groups become N."""
     raws = [r for lay in layouts for r in lay.raws]
     paths = [p for lay in layouts for p in lay.paths]
-    return Layout(raws, [step, *layouts[0].steps], paths, all(lay.strong for lay in layouts))
+    inner = layouts[0].steps
+    if any(lay.steps != inner for lay in layouts[1:]):
+        inner = [re.sub(r"\b\d+\b", "N", s) for s in inner]
+    if inner:
+        inner = [f"each: {inner[0]}", *inner[1:]]
+    return Layout(raws, [step, *inner], paths, all(lay.strong for lay in layouts))
 
 
 def _find_in_dict(node: Mapping[str, Any], where: str, path: str, group: tuple[str, str] | None, depth: int) -> Layout | None:  # fmt: skip
@@ -360,14 +370,14 @@ def _keyed_by_id(node: Mapping[str, Any], nested: Mapping[str, Any], where: str,
     if all(isinstance(v, Mapping) for v in values):
         if _strong(values):
             raws = [_raw(v, _child(where, k), group, key=str(k)) for k, v in nested.items()]
-            return raws, f"a dict of {len(raws)} records keyed by video id"
+            return raws, f"a dict of {_count(len(raws), 'record')} keyed by video id"
         return None
     if all(action_like(v) or (isinstance(v, list) and not v) for v in values) and any(values):
         raws = [
             _raw({"@value": v}, _child(where, k), group, key=str(k), value_only=True)
             for k, v in nested.items()
         ]
-        return raws, f"a dict of {len(raws)} action lists keyed by video id"
+        return raws, f"a dict of {_count(len(raws), 'action list')} keyed by video id"
     return None
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -301,7 +302,8 @@ def _refuse_layout(file: str, e: LayoutAmbiguity) -> ImportFormatError:
         f"{e.where}:",
         *(f"  {path}: {n} records" for path, n in e.candidates),
         "Choose one of these keys with --map records=..., or read them all with:",
-        f"  visualact data import {file} --map records={','.join(p for p, _ in e.candidates)}",
+        f"  visualact data import {shlex.quote(file)} --map "
+        + shlex.quote("records=" + ",".join(p for p, _ in e.candidates)),
     ]
     return ImportFormatError(file, "\n".join(lines))
 
@@ -311,7 +313,10 @@ def _refuse_field(file: str, e: FieldAmbiguity) -> ImportFormatError:
              "they differ on some records:"]  # fmt: skip
     lines += [f"  {key}: e.g. {example}" for key, example in e.candidates]
     lines.append("Choose one with --map, e.g.:")
-    lines += [f"  visualact data import {file} --map {e.target}={k}" for k, _ in e.candidates]
+    lines += [
+        f"  visualact data import {shlex.quote(file)} --map {shlex.quote(f'{e.target}={k}')}"
+        for k, _ in e.candidates
+    ]
     return ImportFormatError(file, "\n".join(lines))
 
 
@@ -409,7 +414,7 @@ def format_plan(plan: ImportPlan) -> str:
     clips = {e[6:]: n for e, n in used.items() if e.startswith("clip<-")}
     if plan.clip_count is not None:
         lines += ["", f"Clips: {plan.clip_count} video files under {plan.videos_dir}; records "
-                  "matched " + ", ".join(f"{n} by {how}" for how, n in sorted(clips.items()))]  # fmt: skip
+                  "matched " + ", ".join(f"{n} {how}" for how, n in sorted(clips.items()))]  # fmt: skip
     else:
         lines += ["", "Clips: not checked (--no-check-videos)"]
     shown = plan.converted.records[:SHOWN_RECORDS]
@@ -425,8 +430,12 @@ def format_plan(plan: ImportPlan) -> str:
     pins = plan.map_args()
     if pins:
         lines += ["", "To pin every heuristic choice: visualact data import "
-                  f"{file} " + " ".join(f"--map {m}" for m in pins)]  # fmt: skip
+                  f"{shlex.quote(file)} " + " ".join(f"--map {shlex.quote(m)}" for m in pins)]  # fmt: skip
     return "\n".join(lines)
+
+
+def _observed(rows: list[tuple[str, str, int]], key: str) -> int | None:
+    return next((n for _, k, n in rows if k == key), None)
 
 
 def format_counts(stats: Any) -> list[str]:
@@ -460,7 +469,15 @@ def format_counts(stats: Any) -> list[str]:
             flag = "  differs"
         shown = "-" if pub is None else f"{pub:,}"
         lines.append(f"  {label:<38} {n:>6,} {shown:>10}{flag}")
-    if differ:
+    apl_only = all(
+        k.startswith("videos_per_apl.") for k, p in published.items() if p != _observed(rows, k)
+    )
+    if differ and apl_only:
+        lines.append(
+            f"Only the {differ} videos-per-APL counts differ: the paper does not define a video's "
+            "APL (here: the highest APL among its actions), so they may differ by definition alone."
+        )
+    elif differ:
         lines.append(
             f"{differ} of {len(published)} published counts differ: see 'When the counts differ' "
             "in the README (a partial download, records refused above, or a layout read wrongly)."
