@@ -460,3 +460,58 @@ def test_text_wrapper_turns_unparseable_text_into_a_recorded_failure(demo, embed
     env.reset(seed=0)
     with pytest.raises(TypeError, match="expected the model's text"):
         env.step(["not", "text"])
+
+
+# -- one config for the three environments ---------------------------------------------------------
+
+
+def test_a_config_and_keyword_arguments_build_the_same_environment(demo, embedder):
+    from visualact_env.envs import EnvConfig
+
+    config = EnvConfig(dataset=demo, embedder=embedder, expose_scenario=True, **SMALL)
+    by_config = VisualActEnv(config)
+    by_kwargs = VisualActEnv(dataset=demo, embedder=embedder, expose_scenario=True, **SMALL)
+    assert by_config.config == by_kwargs.config == config
+    assert by_config.observation_space == by_kwargs.observation_space
+    obs_a, _ = by_config.reset(seed=3)
+    obs_b, _ = by_kwargs.reset(seed=3)
+    assert (
+        np.array_equal(obs_a["frames"], obs_b["frames"]) and obs_a["scenario"] == obs_b["scenario"]
+    )
+    # keyword arguments override the config's fields
+    assert VisualActEnv(config, num_frames=2).observation_space["frames"].shape[0] == 2
+
+
+def test_gym_make_passes_a_config_or_its_fields(demo, embedder):
+    from visualact_env.envs import EnvConfig
+
+    made = gym.make("VisualAct-v0", config=EnvConfig(dataset=demo, embedder=embedder, **SMALL))
+    assert made.unwrapped.config.num_frames == SMALL["num_frames"]
+    made = gym.make("VisualActIncremental-v0", dataset=demo, embedder=embedder, **SMALL)
+    assert made.unwrapped.config.frame_size == SMALL["frame_size"]
+
+
+def test_an_unknown_argument_is_named(demo):
+    with pytest.raises(TypeError, match=r"VisualActEnv: unknown argument\(s\) \['num_frame'\]"):
+        VisualActEnv(dataset=demo, num_frame=4)
+    with pytest.raises(TypeError, match="config: expected an EnvConfig"):
+        VisualActEnv("demo")
+
+
+def test_the_three_environments_declare_no_argument_of_their_own_but_their_extras():
+    """The single, incremental and vector environments share EnvConfig: no repeated parameters."""
+    import dataclasses
+    import inspect
+
+    from visualact_env.envs import EnvConfig, VisualActIncrementalEnv, VisualActVectorEnv
+
+    shared = {f.name for f in dataclasses.fields(EnvConfig)}
+    extras = {
+        VisualActEnv: set(),
+        VisualActIncrementalEnv: {"max_actions"},
+        VisualActVectorEnv: {"num_envs", "autoreset_mode"},
+    }
+    for cls, own in extras.items():
+        params = set(inspect.signature(cls.__init__).parameters) - {"self", "config", "kwargs"}
+        assert params == own, cls.__name__
+        assert not params & shared

@@ -2,7 +2,7 @@
 
 ``VisualAct-v0`` (:class:`VisualActEnv`), ``VisualActIncremental-v0``
 (:class:`VisualActIncrementalEnv`), the native vector environment (:class:`VisualActVectorEnv`)
-and :class:`TextActionWrapper`. The classes are imported on first access so that
+and :class:`TextActionWrapper`; :class:`EnvConfig` holds the arguments all three take. The classes are imported on first access so that
 ``import visualact_env`` stays cheap (it only registers the ids).
 """
 
@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "EnvConfig": "common",
     "VisualActEnv": "visualact",
     "VisualActIncrementalEnv": "incremental",
     "VisualActVectorEnv": "vector",

@@ -1,22 +1,64 @@
-"""What the VisualAct environments share: dataset selection, frame settings, episode order.
+"""What the VisualAct environments share: one config, dataset selection, frames, episode order.
 
-``VisualActEnv``, ``VisualActIncrementalEnv`` and ``VisualActVectorEnv`` accept the same data and
-frame arguments; they are resolved here once so that the three cannot drift apart.
+``VisualActEnv``, ``VisualActIncrementalEnv`` and ``VisualActVectorEnv`` take the same
+:class:`EnvConfig` (or its fields as keyword arguments, as ``gym.make`` passes them); it is
+declared and resolved here once so that the three cannot drift apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from ..records import SCENARIOS, Benchmark, VideoRecord
+from .framestore import DEFAULT_MAX_MB
 
 ORDERS: tuple[str, ...] = ("sequential", "shuffle")
 DEFAULT_NUM_FRAMES = 8
 DEFAULT_FRAME_SIZE = (224, 224)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """The arguments every VisualAct environment takes, in one place.
+
+    Their meanings and defaults are in :class:`~visualact_env.envs.visualact.VisualActEnv`'s
+    "Arguments" table. Pass an ``EnvConfig`` as ``config=`` or its fields as keyword arguments
+    (``gym.make("VisualAct-v0", num_frames=4)``); keyword arguments override the config's fields.
+    Values are checked where they are used (an unknown scenario, a bad frame size, an unknown
+    reward each raise a ``ValueError`` naming the argument when the environment is built).
+    """
+
+    dataset: str | Benchmark | Any = "demo"
+    scenarios: str | Sequence[str] | None = None
+    video_ids: Sequence[str] | None = None
+    num_frames: int = DEFAULT_NUM_FRAMES
+    frame_size: Sequence[int] = DEFAULT_FRAME_SIZE
+    resize: str = "letterbox"
+    sampler: Any = None
+    reward: str = "weighted_f1"
+    tau: float | None = None
+    embedder: Any = None
+    order: str = "sequential"
+    expose_scenario: bool = False
+    frame_cache_mb: int = DEFAULT_MAX_MB
+    render_mode: str | None = None
+
+    @classmethod
+    def of(cls, config: EnvConfig | None = None, /, owner: str = "", **kwargs: Any) -> EnvConfig:
+        """``config`` (or the defaults) with ``kwargs`` applied; an unknown name is a TypeError."""
+        if config is not None and not isinstance(config, EnvConfig):
+            raise TypeError(f"config: expected an EnvConfig, got {type(config).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(
+                f"{owner or cls.__name__}: unknown argument(s) {unknown}; known: {sorted(known)}"
+            )
+        return replace(config or cls(), **kwargs)
 
 
 def resolve_benchmark(

@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium as gym
 
 from . import spaces as vspaces
+from .common import EnvConfig
 from .scoring import result_info
 from .visualact import VisualActEnv
 
@@ -56,7 +57,7 @@ class VisualActIncrementalEnv(VisualActEnv):
 
     ## Arguments
 
-    Those of ``VisualAct-v0``, plus ``max_actions`` (default 10): the number of proposals after
+    Those of ``VisualAct-v0`` (keyword arguments or an ``EnvConfig``), plus ``max_actions`` (default 10): the number of proposals after
     which the episode is truncated.
 
     ## Example
@@ -76,11 +77,17 @@ class VisualActIncrementalEnv(VisualActEnv):
     * v0: initial version.
     """
 
-    def __init__(self, *args: Any, max_actions: int = DEFAULT_MAX_ACTIONS, **kwargs: Any):
+    def __init__(
+        self,
+        config: EnvConfig | None = None,
+        *,
+        max_actions: int = DEFAULT_MAX_ACTIONS,
+        **kwargs: Any,
+    ):
         if isinstance(max_actions, bool) or not isinstance(max_actions, int) or max_actions < 1:
             raise ValueError(f"max_actions: must be an integer >= 1, got {max_actions!r}")
         self.max_actions = max_actions
-        super().__init__(*args, **kwargs)
+        super().__init__(config, **kwargs)
         self._value = 0.0
         self._score: Any = None
 

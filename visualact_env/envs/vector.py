@@ -4,15 +4,15 @@ sub-environments."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..records import Action, Benchmark
-from .common import DEFAULT_FRAME_SIZE, DEFAULT_NUM_FRAMES, Schedule, resolve_benchmark
-from .framestore import DEFAULT_MAX_MB
+from ..records import Action
+from .common import EnvConfig, Schedule, resolve_benchmark
 from .scoring import EpisodeScorer
 from .spaces import coerce_proposals, scenario_index
 from .visualact import VisualActEnv
@@ -22,8 +22,8 @@ class VisualActVectorEnv(VectorEnv):
     """``num_envs`` copies of ``VisualAct-v0`` stepped together.
 
     Made with ``gym.make_vec("VisualAct-v0", num_envs=N, vectorization_mode="vector_entry_point",
-    **env_kwargs)`` (or directly); takes ``VisualAct-v0``'s arguments plus ``num_envs`` and
-    ``autoreset_mode``.
+    **env_kwargs)`` (or directly); takes ``VisualAct-v0``'s arguments (keyword arguments or one
+    :class:`~visualact_env.envs.common.EnvConfig`) plus ``num_envs`` and ``autoreset_mode``.
 
     What it adds over ``SyncVectorEnv``: each ``step`` scores every sub-environment's proposals
     with **one** call to the embedder (the ground truth is embedded once, when the environment is
@@ -62,50 +62,39 @@ class VisualActVectorEnv(VectorEnv):
     def __init__(
         self,
         num_envs: int = 2,
-        dataset: str | Benchmark = "demo",
-        scenarios: str | Sequence[str] | None = None,
-        video_ids: Sequence[str] | None = None,
-        num_frames: int = DEFAULT_NUM_FRAMES,
-        frame_size: Sequence[int] = DEFAULT_FRAME_SIZE,
-        resize: str = "letterbox",
-        sampler: Any = None,
-        reward: str = "weighted_f1",
-        tau: float | None = None,
-        embedder: Any = None,
-        order: str = "sequential",
-        expose_scenario: bool = False,
-        frame_cache_mb: int = DEFAULT_MAX_MB,
-        render_mode: str | None = None,
+        config: EnvConfig | None = None,
+        *,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        **kwargs: Any,
     ):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        config = EnvConfig.of(config, owner=type(self).__name__, **kwargs)
+        self.config = config
         self.num_envs = num_envs
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-        self.render_mode = render_mode
-        benchmark = resolve_benchmark(dataset, scenarios, video_ids)
-        self.scorer = EpisodeScorer.build(embedder, tau, reward)
-        common = dict(
+        self.render_mode = config.render_mode
+        benchmark = resolve_benchmark(config.dataset, config.scenarios, config.video_ids)
+        self.scorer = EpisodeScorer.build(config.embedder, config.tau, config.reward)
+        # the sub-environments share the selected benchmark and the scorer (which holds tau);
+        # the episode order is the vector environment's own schedule
+        single = replace(
+            config,
             dataset=benchmark,
-            num_frames=num_frames,
-            frame_size=frame_size,
-            resize=resize,
-            sampler=sampler,
-            reward=reward,
+            scenarios=None,
+            video_ids=None,
             embedder=self.scorer,
-            expose_scenario=expose_scenario,
-            frame_cache_mb=frame_cache_mb,
-            render_mode=render_mode,
+            tau=None,
         )
-        self.envs = [VisualActEnv(**common) for _ in range(num_envs)]
+        self.envs = [VisualActEnv(single) for _ in range(num_envs)]
         self.benchmark = benchmark
-        self.expose_scenario = bool(expose_scenario)
+        self.expose_scenario = bool(config.expose_scenario)
         self.single_observation_space = self.envs[0].observation_space
         self.single_action_space = self.envs[0].action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._schedule = Schedule(len(benchmark), order)
+        self._schedule = Schedule(len(benchmark), config.order)
         self._started = False
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
 

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from ..records import Action, Benchmark, VideoRecord
+from ..records import Action, VideoRecord
 from . import spaces as vspaces
 from .common import (
-    DEFAULT_FRAME_SIZE,
-    DEFAULT_NUM_FRAMES,
+    EnvConfig,
     Schedule,
     check_frames,
     make_sampler,
     resolve_benchmark,
 )
-from .framestore import DEFAULT_MAX_MB, shared_store
+from .framestore import shared_store
 from .render import ansi_view, contact_sheet
 from .scoring import EpisodeScorer, result_info
 
@@ -88,6 +86,10 @@ class VisualActEnv(gym.Env):
 
     ## Arguments
 
+    Keyword arguments, or one :class:`~visualact_env.envs.common.EnvConfig` holding them
+    (``VisualActEnv(EnvConfig(num_frames=4))``; keyword arguments override its fields). The
+    incremental and vector environments take the same ones.
+
     | argument | default | meaning |
     |---|---|---|
     | ``dataset`` | ``"demo"`` | a ``Benchmark`` or a spec for ``load_benchmark`` (``"demo"``, ``"synthetic-full"``, an annotation file) |
@@ -132,32 +134,21 @@ class VisualActEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 1}
 
-    def __init__(
-        self,
-        dataset: str | Benchmark = "demo",
-        scenarios: str | Sequence[str] | None = None,
-        video_ids: Sequence[str] | None = None,
-        num_frames: int = DEFAULT_NUM_FRAMES,
-        frame_size: Sequence[int] = DEFAULT_FRAME_SIZE,
-        resize: str = "letterbox",
-        sampler: Any = None,
-        reward: str = "weighted_f1",
-        tau: float | None = None,
-        embedder: Any = None,
-        order: str = "sequential",
-        expose_scenario: bool = False,
-        frame_cache_mb: int = DEFAULT_MAX_MB,
-        render_mode: str | None = None,
-    ):
+    def __init__(self, config: EnvConfig | None = None, **kwargs: Any):
+        config = EnvConfig.of(config, owner=type(self).__name__, **kwargs)
+        self.config = config
+        render_mode = config.render_mode
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode: unknown {render_mode!r}; choose from {self.metadata['render_modes']}"
             )
         self.render_mode = render_mode
-        self.benchmark = resolve_benchmark(dataset, scenarios, video_ids)
-        self.sampler = make_sampler(num_frames, frame_size, resize, sampler)
-        self.expose_scenario = bool(expose_scenario)
-        self.scorer = EpisodeScorer.build(embedder, tau, reward)
+        self.benchmark = resolve_benchmark(config.dataset, config.scenarios, config.video_ids)
+        self.sampler = make_sampler(
+            config.num_frames, config.frame_size, config.resize, config.sampler
+        )
+        self.expose_scenario = bool(config.expose_scenario)
+        self.scorer = EpisodeScorer.build(config.embedder, config.tau, config.reward)
         self.scorer.prepare(self.benchmark)
         self.observation_space = vspaces.observation_space(
             self.sampler.num_frames, self.sampler.size, self.expose_scenario
@@ -165,9 +156,9 @@ class VisualActEnv(gym.Env):
         self.action_space = self._make_action_space()
         self._frame_shape = self.observation_space["frames"].shape
         self._store = shared_store()
-        self._store.reserve(int(frame_cache_mb) * 2**20)
-        self._use_store = frame_cache_mb > 0
-        self._schedule = Schedule(len(self.benchmark), order)
+        self._store.reserve(int(config.frame_cache_mb) * 2**20)
+        self._use_store = config.frame_cache_mb > 0
+        self._schedule = Schedule(len(self.benchmark), config.order)
         self._started = False
         self._record: VideoRecord | None = None
         self._frames: np.ndarray | None = None
