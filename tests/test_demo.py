@@ -206,3 +206,65 @@ def test_load_benchmark_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         load_benchmark(bad, check_videos=False)
     assert f"{bad}:1: scenario" in str(info.value)
+
+
+# --- the scene data file --------------------------------------------------------------------------
+
+DEMO_FINGERPRINT = "42418032abe5d561"
+SYNTHETIC_FINGERPRINT = "3419aaec4c4d9537"
+"""Annotation fingerprints of the demo and the full synthetic set, measured before the scene
+table moved from a Python literal into resources/demo_scenes.json (clips compared byte for byte
+then too). A change of the scene data must be deliberate: bump GENERATOR_VERSION and these."""
+
+
+def test_the_scene_file_generates_the_pinned_benchmarks(demo_bench, tmp_path) -> None:
+    assert demo_bench.fingerprint == DEMO_FINGERPRINT
+    path = generate_synthetic(tmp_path / "synth", with_videos=False)
+    assert load_benchmark(str(path), check_videos=False).fingerprint == SYNTHETIC_FINGERPRINT
+
+
+def _scene_doc() -> dict:
+    return json.loads(demo.SCENES_FILE.read_text(encoding="utf-8"))
+
+
+def _break(doc: dict, change) -> dict:
+    change(doc)
+    return doc
+
+
+BAD_SCENE_FILES = [
+    (lambda d: d.update(format_version=2), "format_version: expected 1, got 2"),
+    (lambda d: d.update(scenes=[]), "scenes: expected a non-empty list"),
+    (lambda d: d["scenes"][0].pop("draw"), r"scenes\[0\]: expected keys"),
+    (lambda d: d["scenes"][1].update(draw="draw_nothing"), r"scenes\[1\] \('nav_road_obstacle'\)\.draw: no drawing function 'draw_nothing'"),
+    (lambda d: d["scenes"][2].update(scenario="kitchen"), r"\.scenario: expected one of"),
+    (lambda d: d["scenes"][0].update(background=[1, 2, 300]), r"\.background: expected \[R, G, B\]"),
+    (lambda d: d["scenes"][0].update(demo_actions=0), r"\.demo_actions: expected an integer in 1\.\.6, got 0"),
+    (lambda d: d["scenes"][0]["actions"][3].update(apl=5), r"\.actions\[3\]\.apl: expected one of \[0, 1, 2, 3, 4\], got 5"),
+    (lambda d: d["scenes"][0]["actions"][0].update(apl=True), r"\.actions\[0\]\.apl"),
+    (lambda d: d["scenes"][0]["actions"][0].update(proactive="yes"), r"\.actions\[0\]\.proactive"),
+    (lambda d: d["scenes"][0]["actions"][1].update(texts=["ok", " "]), r"\.actions\[1\]\.texts\[1\]: expected a non-empty string"),
+    (lambda d: d["scenes"][1].update(name=d["scenes"][0]["name"]), "duplicate names"),
+    (lambda d: d.update(scenes=[s for s in d["scenes"] if s["scenario"] != "safety_monitoring"]), r"no scene for scenario\(s\) \['safety_monitoring'\]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_SCENE_FILES)
+def test_a_malformed_scene_file_is_named_with_scene_and_field(change, message, tmp_path) -> None:
+    path = tmp_path / "scenes.json"
+    path.write_text(json.dumps(_break(_scene_doc(), change)), encoding="utf-8")
+    with pytest.raises(demo.SceneFileError, match=message) as err:
+        demo.load_scenes(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_unreadable_scene_file_is_a_clear_error(tmp_path) -> None:
+    for text in ("{not json", "[" * 100_000, ""):
+        path = tmp_path / "scenes.json"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(demo.SceneFileError, match="cannot read the scene file"):
+            demo.load_scenes(path)
+
+
+def test_the_shipped_scene_file_is_the_loaded_table() -> None:
+    assert demo.load_scenes() == SCENES and len(SCENES) == 16

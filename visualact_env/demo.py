@@ -31,12 +31,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .cache import atomic_write_text, cache_dir, publish_dir
 from .loading import write_jsonl
-from .records import SCENARIOS
+from .records import APL_LEVELS, SCENARIOS
 
 GENERATOR_VERSION = "2"
 """Bump whenever drawing, encoding or annotations change: cached data is keyed by it."""
@@ -426,10 +427,6 @@ class ActionSpec:
     proactive: bool
 
 
-def A(apl: int, proactive: bool, *texts: str) -> ActionSpec:  # noqa: N802 (table shorthand)
-    return ActionSpec(tuple(texts), apl, proactive)
-
-
 @dataclass(frozen=True)
 class Scene:
     """One situation: how to draw it and which actions a person would take.
@@ -446,600 +443,148 @@ class Scene:
     demo_actions: int
 
 
-SCENES: tuple[Scene, ...] = (
-    Scene(
-        "nav_pedestrian_crossing",
-        "dynamic_navigation",
-        "A car approaches a zebra crossing while a pedestrian is crossing.",
-        draw_nav_pedestrian,
-        GRASS,
-        (
-            A(
-                4,
-                True,
-                "Brake and stop before the crosswalk to let the pedestrian cross.",
-                "Slow down and yield to the pedestrian on the zebra crossing.",
-                "Stop the car so the person can finish crossing safely.",
-            ),
-            A(
-                3,
-                True,
-                "Keep a safe distance until the crossing is clear.",
-                "Wait behind the crossing until the pedestrian has reached the other side.",
-            ),
-            A(
-                1,
-                False,
-                "Sound the horn briefly if the pedestrian has not noticed the car.",
-                "Give a short honk to make the pedestrian aware of the car.",
-            ),
-            A(
-                0,
-                True,
-                "Continue driving slowly once the crosswalk is empty.",
-                "Drive on at a low speed after the pedestrian has crossed.",
-            ),
-            A(
-                0,
-                True,
-                "Watch for other pedestrians approaching the crossing.",
-                "Look out for more people about to step onto the crosswalk.",
-            ),
-            A(
-                2,
-                False,
-                "Turn on the hazard lights to warn the cars behind about the stop.",
-                "Flash the hazard lights so following drivers know you are stopping.",
-            ),
-        ),
-        4,
-    ),
-    Scene(
-        "nav_road_obstacle",
-        "dynamic_navigation",
-        "A car drives towards a box lying in its lane.",
-        draw_nav_obstacle,
-        GRASS,
-        (
-            A(
-                3,
-                True,
-                "Slow down and steer around the obstacle in the lane.",
-                "Reduce speed and change lanes to avoid the box on the road.",
-                "Brake gently and drive around the debris.",
-            ),
-            A(
-                2,
-                True,
-                "Turn on the hazard lights to warn the drivers behind.",
-                "Use the hazard lights to alert following traffic to the obstacle.",
-            ),
-            A(
-                1,
-                False,
-                "Report the debris on the road to the traffic authority.",
-                "Call the road authority to have the box removed.",
-            ),
-            A(
-                0,
-                True,
-                "Check the mirrors before changing lanes.",
-                "Look in the mirrors to make sure the next lane is free.",
-            ),
-            A(
-                0,
-                False,
-                "Return to the original lane after passing the obstacle.",
-                "Move back into your lane once the box is behind you.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "nav_red_light",
-        "dynamic_navigation",
-        "A traffic light turns from green to yellow to red as a car approaches the stop line.",
-        draw_nav_red_light,
-        GRASS,
-        (
-            A(
-                3,
-                True,
-                "Slow down and stop at the stop line before the light turns red.",
-                "Brake smoothly so the car stops behind the line as the light changes.",
-                "Prepare to stop because the traffic light is turning red.",
-            ),
-            A(
-                1,
-                False,
-                "Wait at the stop line until the light turns green.",
-                "Stay stopped until the signal is green again.",
-            ),
-            A(
-                0,
-                True,
-                "Check for pedestrians crossing while the car is stopped.",
-                "Watch the crossing for pedestrians during the red light.",
-            ),
-            A(
-                0,
-                False,
-                "Pull away gently when the light turns green.",
-                "Start driving smoothly once the signal changes to green.",
-            ),
-            A(
-                2,
-                True,
-                "Do not speed up to beat the yellow light.",
-                "Avoid accelerating through the yellow signal.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "nav_cyclist_merging",
-        "dynamic_navigation",
-        "A cyclist leaves the bike lane and merges into the car's lane ahead.",
-        draw_nav_cyclist,
-        GRASS,
-        (
-            A(
-                3,
-                True,
-                "Slow down and give the cyclist room to merge.",
-                "Reduce speed and let the cyclist move into the lane.",
-                "Ease off the accelerator so the merging cyclist has space.",
-            ),
-            A(
-                2,
-                True,
-                "Keep at least 1.5 metres of distance when passing the cyclist.",
-                "Leave a wide gap when overtaking the bicycle.",
-            ),
-            A(
-                0,
-                True,
-                "Avoid honking so the cyclist is not startled.",
-                "Do not use the horn near the cyclist.",
-            ),
-            A(
-                1,
-                False,
-                "Overtake the cyclist only when the opposite lane is clear.",
-                "Pass the bicycle once there is no oncoming traffic.",
-            ),
-            A(
-                0,
-                True,
-                "Watch the cyclist for hand signals.",
-                "Look out for the cyclist signalling a turn.",
-            ),
-        ),
-        2,
-    ),
-    Scene(
-        "home_pot_boiling_over",
-        "home_service",
-        "A pot on a lit stove is boiling over and foam runs down its sides.",
-        draw_home_pot,
-        (225, 215, 195),
-        (
-            A(
-                3,
-                True,
-                "Turn down the heat under the pot.",
-                "Lower the stove flame so the pot stops boiling over.",
-                "Reduce the burner to a simmer.",
-            ),
-            A(
-                1,
-                True,
-                "Lift the lid slightly to let the steam escape.",
-                "Tilt the pot lid so the pressure can escape.",
-            ),
-            A(
-                1,
-                False,
-                "Wipe the spilled water off the stove once it has cooled.",
-                "Clean the boiled-over liquid from the hob.",
-            ),
-            A(
-                2,
-                True,
-                "Keep children away from the hot stove.",
-                "Make sure nobody touches the hot pot.",
-            ),
-            A(
-                0,
-                False,
-                "Stir the pot to stop the foam from rising.",
-                "Give the pot a stir to settle the bubbles.",
-            ),
-        ),
-        4,
-    ),
-    Scene(
-        "home_cup_table_edge",
-        "home_service",
-        "A cup of coffee slides towards the edge of a table.",
-        draw_home_cup,
-        (235, 230, 220),
-        (
-            A(
-                2,
-                True,
-                "Move the cup away from the table edge.",
-                "Push the cup back to the middle of the table.",
-                "Place the cup safely away from the edge before it falls.",
-            ),
-            A(0, False, "Wipe up the coffee if it spills.", "Clean up any spilled drink."),
-            A(0, True, "Put a coaster or mat under the cup.", "Place the cup on a non-slip mat."),
-            A(1, True, "Check that the table is level.", "Make sure the table is not tilted."),
-            A(
-                0,
-                False,
-                "Pick up the pieces carefully if the cup breaks.",
-                "Sweep up the broken cup.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "home_floor_clutter",
-        "home_service",
-        "A person walks towards toys and boxes scattered on the floor.",
-        draw_home_clutter,
-        (235, 225, 205),
-        (
-            A(
-                1,
-                True,
-                "Pick up the items from the floor.",
-                "Clear the toys and boxes off the floor.",
-                "Tidy the clutter away from the walkway.",
-            ),
-            A(
-                2,
-                True,
-                "Warn the person to watch their step.",
-                "Tell the person to be careful of the things on the floor.",
-            ),
-            A(0, True, "Put the toys back in the storage box.", "Store the toys in their box."),
-            A(0, False, "Vacuum the floor after tidying up.", "Clean the floor once it is clear."),
-            A(
-                1,
-                False,
-                "Help the person up if they trip.",
-                "Assist the person if they stumble over the toys.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "home_sink_overflowing",
-        "home_service",
-        "A tap is left running and the sink fills and overflows onto the floor.",
-        draw_home_tap,
-        (230, 235, 240),
-        (
-            A(
-                3,
-                True,
-                "Turn off the tap before the sink overflows.",
-                "Shut off the running water.",
-                "Close the tap to stop the sink overflowing.",
-            ),
-            A(1, False, "Mop up the water on the floor.", "Dry the wet floor around the sink."),
-            A(
-                1,
-                True,
-                "Check that the sink drain is not blocked.",
-                "Clear the plug hole so the water can drain.",
-            ),
-            A(
-                0,
-                True,
-                "Pull the plug to let the sink drain.",
-                "Open the drain so the basin empties.",
-            ),
-            A(
-                2,
-                True,
-                "Keep electrical appliances away from the water.",
-                "Move plugs and appliances away from the overflowing water.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "safety_fire_spreading",
-        "safety_monitoring",
-        "Flames start at a sofa and spread across the room while smoke gathers.",
-        draw_safety_fire,
-        (200, 190, 170),
-        (
-            A(
-                4,
-                False,
-                "Call the fire department immediately.",
-                "Phone emergency services to report the fire.",
-                "Dial the fire brigade right away.",
-            ),
-            A(
-                4,
-                True,
-                "Evacuate everyone from the building.",
-                "Get all people out of the house now.",
-            ),
-            A(
-                3,
-                False,
-                "Use a fire extinguisher on the flames if it is safe to do so.",
-                "Put out the fire with an extinguisher while it is still small.",
-            ),
-            A(3, True, "Pull the fire alarm to warn others.", "Activate the fire alarm."),
-            A(
-                2,
-                True,
-                "Close the doors to slow the spread of the fire.",
-                "Shut the doors behind you to contain the flames.",
-            ),
-        ),
-        4,
-    ),
-    Scene(
-        "safety_person_falling",
-        "safety_monitoring",
-        "A person loses balance and falls to the floor.",
-        draw_safety_fall,
-        (210, 205, 195),
-        (
-            A(
-                3,
-                False,
-                "Check on the person and ask if they are hurt.",
-                "Go to the person who fell and see whether they are injured.",
-                "Ask the fallen person if they are okay.",
-            ),
-            A(
-                4,
-                False,
-                "Call an ambulance if the person cannot get up.",
-                "Phone emergency services if the person is unresponsive.",
-            ),
-            A(
-                3,
-                True,
-                "Do not move the person if a head or neck injury is suspected.",
-                "Keep the person still until help arrives if their neck may be hurt.",
-            ),
-            A(
-                0,
-                True,
-                "Remove obstacles around the person.",
-                "Clear the area around the fallen person.",
-            ),
-            A(
-                1,
-                True,
-                "Notify a caregiver or family member about the fall.",
-                "Tell the person's family that they fell.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "safety_smoke_appliance",
-        "safety_monitoring",
-        "Smoke rises from a plugged-in appliance and spreads towards the ceiling.",
-        draw_safety_smoke,
-        (200, 200, 195),
-        (
-            A(
-                3,
-                True,
-                "Switch off the appliance at the power outlet.",
-                "Unplug the smoking appliance if it is safe.",
-                "Cut the power to the device that is smoking.",
-            ),
-            A(
-                3,
-                True,
-                "Call the fire department if the smoke keeps growing.",
-                "Phone emergency services if the smoke gets worse.",
-            ),
-            A(
-                2,
-                False,
-                "Open the windows to ventilate the room.",
-                "Let fresh air in to clear the smoke.",
-            ),
-            A(
-                1,
-                True,
-                "Keep people away from the smoking appliance.",
-                "Ask everyone to stay back from the device.",
-            ),
-            A(
-                0,
-                False,
-                "Have the appliance inspected before using it again.",
-                "Get the device checked by a technician.",
-            ),
-        ),
-        4,
-    ),
-    Scene(
-        "safety_wet_floor",
-        "safety_monitoring",
-        "A person walks towards a puddle of spilled water on a tiled floor.",
-        draw_safety_wet,
-        (225, 225, 220),
-        (
-            A(
-                3,
-                True,
-                "Warn the person to avoid the wet area.",
-                "Tell the person to watch out for the slippery floor.",
-                "Alert the person before they step in the puddle.",
-            ),
-            A(
-                2,
-                True,
-                "Put up a wet floor warning sign.",
-                "Place a caution sign next to the spill.",
-            ),
-            A(1, False, "Mop up the spill.", "Dry the puddle on the floor."),
-            A(
-                0,
-                True,
-                "Find out where the water is coming from.",
-                "Look for the source of the leak.",
-            ),
-            A(
-                0,
-                False,
-                "Report the spill to the cleaning staff.",
-                "Tell the cleaners about the puddle.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "hmi_wave_at_screen",
-        "human_machine_interaction",
-        "A person stands in front of a screen and waves at it.",
-        draw_hmi_wave,
-        (235, 235, 240),
-        (
-            A(
-                0,
-                False,
-                "Wake up the screen and greet the user.",
-                "Turn on the display and say hello to the person.",
-                "Respond to the wave with a greeting on the screen.",
-            ),
-            A(0, True, "Ask the user how you can help.", "Offer the person assistance."),
-            A(1, False, "Show the main menu on the screen.", "Display the home screen options."),
-            A(
-                0,
-                True,
-                "Recognise the user and load their settings.",
-                "Identify the person and open their profile.",
-            ),
-            A(
-                0,
-                True,
-                "Lower the volume before speaking.",
-                "Adjust the sound level before greeting.",
-            ),
-        ),
-        2,
-    ),
-    Scene(
-        "hmi_point_at_device",
-        "human_machine_interaction",
-        "A person raises an arm and points at a smart device.",
-        draw_hmi_point,
-        (230, 230, 235),
-        (
-            A(
-                1,
-                False,
-                "Turn on the device the user is pointing at.",
-                "Switch on the device being pointed at.",
-                "Activate the smart speaker the person points to.",
-            ),
-            A(
-                0,
-                True,
-                "Confirm which device the user wants to control.",
-                "Ask the person which device they mean.",
-            ),
-            A(
-                0,
-                False,
-                "Show the device's controls on the nearest screen.",
-                "Display the controls for the selected device.",
-            ),
-            A(
-                0,
-                True,
-                "Give feedback with a light or sound that the gesture was seen.",
-                "Blink the device's light to acknowledge the gesture.",
-            ),
-            A(
-                0,
-                True,
-                "Remember the gesture as a shortcut for this device.",
-                "Store the pointing gesture as a command.",
-            ),
-        ),
-        2,
-    ),
-    Scene(
-        "hmi_show_object_to_camera",
-        "human_machine_interaction",
-        "A person holds up a box and moves it towards the camera.",
-        draw_hmi_show_object,
-        (225, 225, 230),
-        (
-            A(
-                1,
-                False,
-                "Recognise the object and tell the user what it is.",
-                "Identify the product the person is holding up.",
-                "Scan the object and name it.",
-            ),
-            A(
-                0,
-                True,
-                "Offer to search for information about the object.",
-                "Suggest looking up details about the product.",
-            ),
-            A(0, False, "Focus the camera on the object.", "Zoom in on the item held up."),
-            A(
-                0,
-                True,
-                "Ask whether the user wants to add the item to a shopping list.",
-                "Offer to put the product on the shopping list.",
-            ),
-            A(
-                1,
-                True,
-                "Check the object's expiry date or safety notice.",
-                "Read the label for warnings or an expiry date.",
-            ),
-        ),
-        3,
-    ),
-    Scene(
-        "hmi_thumbs_up",
-        "human_machine_interaction",
-        "A user raises a thumbs-up in front of a screen.",
-        draw_hmi_thumbs_up,
-        (235, 235, 240),
-        (
-            A(
-                1,
-                False,
-                "Confirm the user's approval and proceed with the task.",
-                "Take the thumbs-up as a yes and continue.",
-                "Accept the confirmation and carry on.",
-            ),
-            A(
-                0,
-                True,
-                "Save the user's choice as a preference.",
-                "Remember that the user liked this option.",
-            ),
-            A(0, False, "Show a short acknowledgement on the screen.", "Display an OK message."),
-            A(0, True, "Ask whether the user needs anything else.", "Offer further help."),
-            A(0, True, "Suggest similar options the user may like.", "Recommend related choices."),
-        ),
-        3,
-    ),
-)
+SCENES_FILE = Path(__file__).resolve().parent / "resources" / "demo_scenes.json"
+"""The scenes as data: drawing function, background, annotated actions and paraphrases."""
+SCENES_FORMAT_VERSION = 1
+
+
+class SceneFileError(ValueError):
+    """The scene file is malformed; the message names the file, the scene and the field."""
+
+
+def _drawers() -> dict[str, Callable[[Canvas, float], None]]:
+    return {n: f for n, f in globals().items() if n.startswith("draw_") and callable(f)}
+
+
+def _check(ok: bool, where: str, message: str) -> None:
+    if not ok:
+        raise SceneFileError(f"{where}: {message}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _action_spec(raw: Any, where: str) -> ActionSpec:
+    _check(isinstance(raw, dict), where, "expected an object")
+    _check(
+        set(raw) == {"apl", "proactive", "texts"},
+        where,
+        f"expected keys apl, proactive, texts, got {sorted(raw)}",
+    )
+    _check(
+        _is_int(raw["apl"]) and raw["apl"] in APL_LEVELS,
+        f"{where}.apl",
+        f"expected one of {list(APL_LEVELS)}, got {raw['apl']!r}",
+    )
+    _check(
+        isinstance(raw["proactive"], bool),
+        f"{where}.proactive",
+        f"expected true or false, got {raw['proactive']!r}",
+    )
+    texts = raw["texts"]
+    _check(
+        isinstance(texts, list) and len(texts) > 0,
+        f"{where}.texts",
+        "expected a non-empty list of texts",
+    )
+    for i, text in enumerate(texts):
+        _check(
+            isinstance(text, str) and text.strip() != "",
+            f"{where}.texts[{i}]",
+            f"expected a non-empty string, got {text!r}",
+        )
+    return ActionSpec(tuple(texts), raw["apl"], raw["proactive"])
+
+
+_SCENE_KEYS = {"name", "scenario", "description", "draw", "background", "actions", "demo_actions"}
+
+
+def _scene(raw: Any, where: str, drawers: dict[str, Callable[[Canvas, float], None]]) -> Scene:
+    _check(isinstance(raw, dict), where, "expected an object")
+    _check(
+        set(raw) == _SCENE_KEYS, where, f"expected keys {sorted(_SCENE_KEYS)}, got {sorted(raw)}"
+    )
+    where = f"{where} ({raw['name']!r})"
+    _check(
+        isinstance(raw["name"], str) and raw["name"] != "",
+        f"{where}.name",
+        "expected a non-empty string",
+    )
+    _check(
+        raw["scenario"] in SCENARIOS,
+        f"{where}.scenario",
+        f"expected one of {list(SCENARIOS)}, got {raw['scenario']!r}",
+    )
+    _check(isinstance(raw["description"], str), f"{where}.description", "expected a string")
+    _check(
+        raw["draw"] in drawers,
+        f"{where}.draw",
+        f"no drawing function {raw['draw']!r} in visualact_env.demo",
+    )
+    bg = raw["background"]
+    _check(
+        isinstance(bg, list) and len(bg) == 3 and all(_is_int(c) and 0 <= c <= 255 for c in bg),
+        f"{where}.background",
+        f"expected [R, G, B] with 0..255 integers, got {bg!r}",
+    )
+    _check(
+        isinstance(raw["actions"], list) and len(raw["actions"]) > 0,
+        f"{where}.actions",
+        "expected a non-empty list",
+    )
+    actions = tuple(_action_spec(a, f"{where}.actions[{i}]") for i, a in enumerate(raw["actions"]))
+    n = raw["demo_actions"]
+    _check(
+        _is_int(n) and 1 <= n <= len(actions),
+        f"{where}.demo_actions",
+        f"expected an integer in 1..{len(actions)}, got {n!r}",
+    )
+    return Scene(
+        raw["name"],
+        raw["scenario"],
+        raw["description"],
+        drawers[raw["draw"]],
+        (bg[0], bg[1], bg[2]),
+        actions,
+        n,
+    )
+
+
+def load_scenes(path: str | os.PathLike[str] = SCENES_FILE) -> tuple[Scene, ...]:
+    """The scenes of the scene file, checked: a malformed file raises :class:`SceneFileError`
+    naming the file, the scene and the field."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise SceneFileError(f"{path}: cannot read the scene file: {e}") from None
+    _check(isinstance(doc, dict), str(path), "expected a JSON object")
+    _check(
+        doc.get("format_version") == SCENES_FORMAT_VERSION,
+        f"{path}: format_version",
+        f"expected {SCENES_FORMAT_VERSION}, got {doc.get('format_version')!r}",
+    )
+    raw_scenes = doc.get("scenes")
+    _check(
+        isinstance(raw_scenes, list) and len(raw_scenes) > 0,
+        f"{path}: scenes",
+        "expected a non-empty list",
+    )
+    drawers = _drawers()
+    scenes = tuple(_scene(r, f"{path}: scenes[{i}]", drawers) for i, r in enumerate(raw_scenes))
+    names = [s.name for s in scenes]
+    _check(
+        len(set(names)) == len(names),
+        f"{path}: scenes",
+        f"duplicate names {sorted({n for n in names if names.count(n) > 1})}",
+    )
+    missing = [s for s in SCENARIOS if not any(sc.scenario == s for sc in scenes)]
+    _check(not missing, f"{path}: scenes", f"no scene for scenario(s) {missing}")
+    return scenes
+
+
+SCENES: tuple[Scene, ...] = load_scenes()
 
 SCENARIO_PREFIX: dict[str, str] = {
     "dynamic_navigation": "nav",
