@@ -687,3 +687,36 @@ def test_full_size_free_text_release_round_trips(tmp_path: Path) -> None:
 
     assert content(bench) == content(original)
     assert is_complete(compare_published(compute_stats(bench)))
+
+
+BAD_RECORDS: list[tuple[str, dict[str, Any], str]] = [
+    ("markers_only", {"actions": ["(APL 4, proactive)"]}, "$[0].actions[0]: empty action text"),
+    ("empty_list", {"actions": []}, "$[0].actions: empty action list"),
+    ("not_an_action", {"actions": ["Brake (APL 4, proactive)", 7]},
+     "$[0].actions[1]: expected an action (object or string), got 7"),
+    ("empty_text", {"actions": [{"text": "", "apl": 1, "proactive": True}]},
+     "$[0].actions[0]: no action text (read from text)"),
+    ("boolean_apl", {"actions": [{"text": "Go", "apl": True, "proactive": True}]},
+     "$[0].actions[0]: APL True is not understood"),
+    ("apl_out_of_range", {"actions": ["Go (APL 7, proactive)"]},
+     "$[0].actions[0]: APL marker '7' is not understood"),
+    ("no_flag", {"actions": ["Go (APL 2)"]}, "$[0].actions[0]: no proactive/reactive flag for 'Go'"),
+    ("scenario_list", {"scenario": ["DN"]}, "$[0].scenario: ['DN'] is not a scenario"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "change", "message"), BAD_RECORDS,
+                         ids=[x[0] for x in BAD_RECORDS])  # fmt: skip
+def test_bad_record_fails_dry_run_and_import_alike(
+    tmp_path: Path, clip_file: Path, capsys: pytest.CaptureFixture[str], name: str,
+    change: dict[str, Any], message: str,
+) -> None:  # fmt: skip
+    """What the dry run accepts the import accepts: a bad record fails both, named by path."""
+    record = {"video": "a.mp4", "scenario": "DN", "actions": ["Brake (APL 4, proactive)"], **change}
+    json_path = _release(tmp_path, [record], ["a.mp4"], clip_file)
+    assert main(["data", "import", str(json_path), "--dry-run"]) == 1
+    assert message in capsys.readouterr().out
+    assert main(["data", "import", str(json_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "annotations.jsonl").exists()

@@ -222,10 +222,11 @@ def test_undetectable_fields_fail_with_helpful_message(tmp_path: Path, clip_byte
         import_release(json_path)
     msg = str(info.value)
     assert str(json_path) in msg
-    assert "could not detect actions, actions.text." in msg
+    assert "could not detect actions." in msg
     assert "Top level: a list of 2 items" in msg
     assert '  clip_name: "z1.mp4"' in msg and '  cat: "DN"' in msg  # keys with example values
-    assert "--map actions=<key> --map actions.text=<key>" in msg
+    assert "Pass the missing field(s): visualact data import" in msg
+    assert msg.count("--map actions=<key>") == 1
     assert "Targets: records, video_id" in msg
     assert not (tmp_path / "annotations.jsonl").exists()  # nothing half-written
 

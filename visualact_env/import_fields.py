@@ -186,7 +186,12 @@ def _tiers(values: dict[str, list[Any]], accept: Callable[[Any], bool], named: t
            weak: tuple[str, ...] = (), exclude: set[str] | frozenset[str] = frozenset(),
            any_key: bool = True) -> list[list[str]]:  # fmt: skip
     """Keys whose values mostly pass ``accept``: known names, weak names, then any key."""
-    ok = [k for k, vs in values.items() if k not in exclude and _mostly(vs, accept)]
+    native = named[0] if named else None  # the native name is read whatever its values hold
+    ok = [
+        k
+        for k, vs in values.items()
+        if k not in exclude and (_mostly(vs, accept) or (k == native and any_key))
+    ]
     first = sorted((k for k in ok if norm_key(k) in named), key=lambda k: _rank(k, named))
     second = sorted((k for k in ok if norm_key(k) in weak), key=lambda k: _rank(k, weak))
     rest = [k for k in ok if k not in first and k not in second] if any_key else []
@@ -475,6 +480,8 @@ def _infer_action_fields(raws: list[Raw], fmap: Mapping[str, str], ch: dict[str,
     strings = any(isinstance(it, str) for it in items)
     if "actions.text" in fmap:
         ch["actions.text"] = Choice("actions.text", fmap["actions.text"], "given with --map", False)
+    elif objects and any(NATIVE["actions.text"] in o for o in objects):
+        ch["actions.text"] = Choice("actions.text", "text", "the native name", heuristic=False)
     elif objects:
         tiers = _tiers(ovals, _is_text, TEXT_KEYS, TEXT_KEYS_WEAK)
         ch["actions.text"] = _choose("actions.text", objects, tiers, str.strip,
@@ -487,6 +494,8 @@ def _infer_action_fields(raws: list[Raw], fmap: Mapping[str, str], ch: dict[str,
             "@item": "each action is a string",
             "@tuple": "each action is a [text, APL, flag] list",
         }
+        if src is None and not items:
+            src, why[""] = "@item", "no actions to read (every action list is empty)"
         ch["actions.text"] = Choice("actions.text", src, why.get(src or "", "not found"), False)
     records = [r.record for r in raws if not r.value_only]
     for target, accept, named, weak in (
@@ -717,8 +726,11 @@ def _actions(raw: Raw, fields: Fields, out: Converted) -> list[dict[str, Any]] |
         got = _one_action(item, tsrc, asrc, psrc, par_apl[j], par_pro[j], out)
         if got is None:
             ok = False
-        elif got["text"]:
+        else:
             actions.append(got)
+    if ok and not actions:
+        out.problems.append((where, "empty action list (every video needs at least one action)"))
+        return None
     return actions if ok else None
 
 
@@ -764,6 +776,9 @@ def _one_action(item: Item, tsrc: str | None, asrc: str | None, psrc: str | None
     text, markers = split_markers(_LIST_PREFIX.sub("", text))
     text = re.sub(r"\s+", " ", text).strip(" -:;,")
     where = item.where
+    if not text:
+        out.problems.append((where, f"empty action text in {_short(v)}"))
+        return None
     if apl_raw is None and par_apl is not None:
         apl_raw = par_apl
         out.used[f"actions.apl<-{asrc}"] += 1

@@ -113,7 +113,7 @@ def action_like(value: Any, *, named: bool = False) -> bool:
     if isinstance(value, str):
         return named or text_has_actions(value)
     if isinstance(value, list):
-        if not value:
+        if not value or named:
             return named
         if all(isinstance(v, str) for v in value):
             return named or any(text_has_actions(v) for v in value)
