@@ -253,6 +253,7 @@ def build_preference_dataset(
         "tau": meta["tau"],
         "prompt": prompt.to_dict(),
         "sampler": run_config["sampler"],
+        "data": run_config.get("data"),
         "num_pairs": len(pairs),
         "num_videos": len({r.video_id for r in rollouts}),
     }
