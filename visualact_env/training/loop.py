@@ -289,7 +289,9 @@ def learning_curve_png(rows: list[dict[str, Any]]) -> bytes:
         values = [100 * (r["figures"][f]["value"] or 0) for r in rows]
         low = [100 * ((r["figures"][f]["ci"] or [None])[0] or 0) for r in rows]
         high = [100 * ((r["figures"][f]["ci"] or [None, None])[1] or 0) for r in rows]
-        err = [[v - lo for v, lo in zip(values, low)], [hi - v for v, hi in zip(values, high)]]
+        below = [v - lo for v, lo in zip(values, low, strict=True)]
+        above = [hi - v for v, hi in zip(values, high, strict=True)]
+        err = [below, above]
         ax.errorbar(its, values, yerr=err, marker=marker, capsize=3, label=f.replace("_", " "))
     ax.set_xlabel("iteration")
     ax.set_ylabel("validation figure (%)")
