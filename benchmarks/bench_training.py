@@ -22,9 +22,8 @@ from pathlib import Path
 
 
 def rollout_throughput(videos: int, samples: int, out: Path) -> tuple[float, float]:
-    from visualact_env.runner import EvalConfig
+    from visualact_env.runner import EvalConfig, run_eval
     from visualact_env.testing.tiny_vlm import tiny_vlm_path
-    from visualact_env.runner import run_eval
     from visualact_env.training.rollouts import score_rollouts
 
     config = EvalConfig(

@@ -1,9 +1,11 @@
-"""``visualact train rollouts|pairs|mpo``: the fine-tuning loop from the command line.
+"""``visualact train rollouts|pairs|mpo|grpo|loop``: the fine-tuning loop from the command line.
 
 * ``rollouts``: sample K proposal lists per video from a policy and score each with the
   environment's reward (an evaluation run folder plus ``rewards.jsonl``; ``--resume`` continues);
 * ``pairs``: pick chosen/rejected completions per video and save a TRL preference dataset;
-* ``mpo``: train a local VLM on the pairs with TRL's ``DPOTrainer`` and the MPO losses.
+* ``mpo``: train a local VLM on the pairs with TRL's ``DPOTrainer`` and the MPO losses;
+* ``grpo``: train with TRL's ``GRPOTrainer`` and the environment's reward;
+* ``loop``: iterative MPO (rollouts -> pairs -> MPO -> validation), resumable.
 
 Options are generated from the config dataclasses (:mod:`visualact_env.cli_config`); the
 training libraries load inside the ``run_*`` functions.
@@ -12,6 +14,7 @@ training libraries load inside the ``run_*`` functions.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +74,40 @@ def _add_mpo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_mpo)
 
 
+def _add_grpo(sub: argparse._SubParsersAction) -> None:
+    from ..training.grpo_train import GRPOTrainConfig
+
+    p = sub.add_parser(
+        "grpo",
+        help="train a local VLM with GRPO and the environment's reward (TRL GRPOTrainer)",
+        description="GRPO on the training videos: --num-generations completions per video, each "
+        "rewarded exactly as env.step scores it (--reward: one figure or a weighted mix); "
+        "precision, recall, scale score and the parse-failure rate are logged beside the reward. "
+        "Runs under `accelerate launch` too. Example: visualact train grpo --model tiny --data "
+        "splits/demo/train.jsonl --max-steps 2 --out runs/grpo-tiny",
+    )
+    add_dataclass_arguments(p, GRPOTrainConfig)
+    p.set_defaults(func=run_grpo)
+
+
+def _add_loop(sub: argparse._SubParsersAction) -> None:
+    from ..training.loop import LoopConfig
+
+    p = sub.add_parser(
+        "loop",
+        help="iterative MPO: rollouts -> pairs -> MPO -> validation, N times (resumable)",
+        description="Iterative preference optimisation (online MPO). Iteration 0 evaluates the "
+        "base model on --val-data; each iteration samples rollouts on --train-data from the "
+        "current checkpoint, builds preference pairs, trains MPO and evaluates the new "
+        "checkpoint. Writes loop.json, loop.md and learning_curve.png; --resume continues from "
+        "the last finished step. Example: visualact train loop --model tiny --train-data "
+        "splits/demo/train.jsonl --val-data splits/demo/val.jsonl --iterations 2 --out runs/loop",
+    )
+    in_loop = ("eval_data", "eval_steps", "eval_limit", "eval_max_tokens")  # the loop evaluates
+    add_dataclass_arguments(p, LoopConfig, exclude=in_loop)
+    p.set_defaults(func=run_loop)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -82,6 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_rollouts(sub)
     _add_pairs(sub)
     _add_mpo(sub)
+    _add_grpo(sub)
+    _add_loop(sub)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -146,3 +185,42 @@ def run_mpo(args: argparse.Namespace) -> int:
         return 2
     print(f"saved {out} (load it with --agent hf:{out})")
     return 0
+
+
+def _train(build, train, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Build a config from ``args`` and train; the common error handling of the commands."""
+    from ..runner import RunError
+    from ..training import MissingTrainExtra
+
+    try:
+        return train(dataclass_from_args(build, args))
+    except MissingTrainExtra as e:
+        return _missing_extra(e)
+    except (ValueError, OSError, RunError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def run_grpo(args: argparse.Namespace) -> int:
+    from ..training.grpo_train import GRPOTrainConfig, train_grpo
+
+    def train(config: GRPOTrainConfig) -> int:
+        out = train_grpo(config)
+        if os.environ.get("RANK", "0") == "0":
+            print(f"saved {out} (load it with --agent hf:{out})")
+        return 0
+
+    return _train(GRPOTrainConfig, train, args)
+
+
+def run_loop(args: argparse.Namespace) -> int:
+    from ..training.loop import LOOP_TABLE, LoopConfig
+    from ..training.loop import run_loop as _run_loop
+
+    def train(config: LoopConfig) -> int:
+        out = _run_loop(config, log=lambda msg: print(msg, file=sys.stderr))
+        print((out / LOOP_TABLE).read_text(encoding="utf-8"))
+        print(f"{out}: loop.json, loop.md, learning_curve.png")
+        return 0
+
+    return _train(LoopConfig, train, args)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_text
+from ..cli_config import parse_size
 from . import require_train_extra
 from .options import TrainingOptions, lora_config, resume_point, save_trained, trainer_arguments
 
@@ -55,7 +56,13 @@ class GRPOTrainConfig(TrainingOptions):
     limit: int | None = field(default=None, metadata={"help": "only the first N videos"})
     frames: int = field(default=8, metadata={"help": "frames sampled per clip"})
     frame_size: tuple[int, int] | None = field(
-        default=None, metadata={"help": "(H, W) letterbox size of the frames (default: the clip's)"}
+        default=None,
+        metadata={
+            "help": "letterbox frames to this size",
+            "type": parse_size,
+            "metavar": "HxW",
+            "default_help": "the clip's own size",
+        },
     )
     prompt: str | None = field(
         default=None, metadata={"help": "prompt name or file (default: the built-in prompt)"}

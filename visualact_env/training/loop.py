@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_bytes, atomic_write_text
+from ..cli_config import parse_size
 from .mpo import MPOConfig
 
 LOOP_FILE = "loop.json"
@@ -56,7 +57,13 @@ class LoopConfig(MPOConfig):
     max_tokens: int = field(default=256, metadata={"help": "generation budget per answer"})
     frames: int = field(default=8, metadata={"help": "frames sampled per clip"})
     frame_size: tuple[int, int] | None = field(
-        default=None, metadata={"help": "(H, W) letterbox size of the frames"}
+        default=None,
+        metadata={
+            "help": "letterbox frames to this size",
+            "type": parse_size,
+            "metavar": "HxW",
+            "default_help": "the clip's own size",
+        },
     )
     train_limit: int | None = field(
         default=None, metadata={"help": "only the first N training videos"}
