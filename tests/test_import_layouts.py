@@ -720,3 +720,39 @@ def test_bad_record_fails_dry_run_and_import_alike(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "annotations.jsonl").exists()
+
+
+def test_clip_index_resolves_every_kind_of_reference(tmp_path: Path, clip_file: Path) -> None:
+    from visualact_env.clip_index import (
+        FOUND_BY_ID,
+        FOUND_BY_NAME,
+        FOUND_BY_PATH,
+        FOUND_EXTENSION_ADDED,
+        FOUND_EXTENSION_DIFFERS,
+        ClipIndex,
+    )
+
+    for name in ("DN/a.mp4", "HS/deep/b.MOV", "x/c.mp4", "y/c.mp4", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(clip_file, tmp_path / name)
+    index = ClipIndex(tmp_path)
+    assert len(index) == 4  # notes.txt is not a clip
+
+    def found(hit: Any) -> tuple[str | None, str]:
+        return (index.rel(hit.path) if hit.path else None), (hit.how or hit.error or "")
+
+    assert found(index.find_path("videos/DN/a.mp4")) == ("DN/a.mp4", FOUND_BY_PATH)
+    assert found(index.find_path("C:\\data\\DN\\a.mp4")) == ("DN/a.mp4", FOUND_BY_PATH)
+    assert found(index.find_path("elsewhere/a.mp4")) == ("DN/a.mp4", FOUND_BY_NAME)
+    assert found(index.find_path("HS/deep/b")) == ("HS/deep/b.MOV", FOUND_EXTENSION_ADDED)
+    assert found(index.find_path("b.avi")) == ("HS/deep/b.MOV", FOUND_EXTENSION_DIFFERS)
+    assert found(index.find_path("y/c.mp4")) == ("y/c.mp4", FOUND_BY_PATH)
+    assert found(index.find_id("b")) == ("HS/deep/b.MOV", FOUND_BY_ID)
+    none, why = found(index.find_id("c"))
+    assert (
+        none is None
+        and why == f"ambiguous clip for id 'c': 'x/c.mp4' and 'y/c.mp4' under {tmp_path}"
+    )
+    none, why = found(index.find_path("z/c.mp4"))
+    assert none is None and "ambiguous clip named 'c.mp4': 'x/c.mp4' and 'y/c.mp4'" in why
+    assert found(index.find_id("missing"))[1].startswith("no clip named 'missing'")

@@ -91,24 +91,29 @@ class ClipIndex:
             if not has_ext:
                 found = [self.by_rel[tail + ext] for ext in _exts(self.by_rel, tail)]
                 if hit := self._unique(found, f"{ref!r} (extension added)"):
-                    return ClipHit(hit.path, FOUND_EXTENSION_ADDED, hit.error)
+                    return _how(hit, FOUND_EXTENSION_ADDED)
         name = parts[-1]
         if has_ext and (hit := self._unique(self.by_name.get(name, []), f"named {name!r}")):
-            return ClipHit(hit.path, FOUND_BY_NAME, hit.error)
+            return _how(hit, FOUND_BY_NAME)
         stem = clip_stem(name)
         how = FOUND_EXTENSION_DIFFERS if has_ext else FOUND_EXTENSION_ADDED
         if hit := self._unique(self.by_stem.get(stem, []), f"with stem {stem!r}"):
-            return ClipHit(hit.path, how, hit.error)
+            return _how(hit, how)
         return ClipHit(None, error=f"no clip for {ref!r} under {self.root}")
 
     def find_id(self, video_id: str) -> ClipHit:
         """The clip whose file stem (or file name) is ``video_id``, at any depth."""
         vid = video_id.strip()
         if hit := self._unique(self.by_name.get(vid, []), f"named {vid!r}"):
-            return ClipHit(hit.path, FOUND_BY_ID, hit.error)
+            return _how(hit, FOUND_BY_ID)
         if hit := self._unique(self.by_stem.get(vid, []), f"for id {vid!r}"):
-            return ClipHit(hit.path, FOUND_BY_ID, hit.error)
+            return _how(hit, FOUND_BY_ID)
         return ClipHit(None, error=f"no clip named {vid!r} (any video extension) under {self.root}")
+
+
+def _how(hit: ClipHit, how: str) -> ClipHit:
+    """``hit`` labelled with how it was found (errors carry no label)."""
+    return ClipHit(hit.path, how if hit.path is not None else "", hit.error)
 
 
 def _exts(by_rel: dict[str, Path], tail: str) -> list[str]:
