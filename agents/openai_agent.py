@@ -636,11 +636,11 @@ class OpenAIAgent(Agent):
         )
         # cached only once it has yielded an answer, so a resumed run can recover the rest
         if cache_key is not None and output.error is None:
+            from visualact_env.cache import best_effort
+
             entry = {"raw_text": text, "usage": usage, "finish_reason": finish, "model": self.model}
-            try:
-                self._response_cache().put(cache_key, entry)
-            except (OSError, ValueError) as exc:  # best-effort: a full disk costs only reuse
-                output.diagnostics.append(f"response cache write failed: {self._redact(str(exc))}")
+            # best-effort: a full cache disk costs reuse (one warning), never the answer
+            best_effort("responses", lambda: self._response_cache().put(cache_key, entry))
         return output
 
     def _retry_delay(self, failures: int, retry_after: float | None) -> float:

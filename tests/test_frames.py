@@ -234,6 +234,32 @@ def test_unreadable_cache_entry_is_decoded_again(tmp_path: Path) -> None:
     np.testing.assert_array_equal(sample_frames(clip, cfg), first)
 
 
+def test_a_full_cache_disk_still_gives_the_frames_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The frame cache is best-effort: a cache disk without space costs reuse, not the clip."""
+    from disk_faults import fill_disk
+
+    from visualact_env import cache as cache_mod
+
+    clip = _coloured_clip(tmp_path / "c.mp4", 12)
+    cfg = SamplerConfig(num_frames=4, size=(32, 48))
+    expected = sample_frames(clip, cfg, cache=False)
+    monkeypatch.setenv("VISUALACT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache_mod, "_warned", set())
+    refused = fill_disk(monkeypatch, tmp_path / "cache")
+    with caplog.at_level("WARNING", logger="visualact.cache"):
+        first = sample_frames(clip, cfg)
+        second = sample_frames(clip, SamplerConfig(num_frames=5, size=(32, 48)))
+    np.testing.assert_array_equal(first, expected)
+    assert second.shape == (5, 32, 48, 3)
+    assert len(refused) == 2, "both entries were attempted and refused"
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "visualact.cache"]
+    assert len(warnings) == 1 and "frames cache" in warnings[0]
+    assert "No space left on device" in warnings[0]
+
+
 def test_sample_frames_many(coloured: Path, short_clip: Path) -> None:
     out = sample_frames_many([coloured, short_clip], SamplerConfig(num_frames=4, size=(24, 32)))
     assert [o.shape for o in out] == [(4, 24, 32, 3)] * 2

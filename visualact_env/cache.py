@@ -4,18 +4,23 @@ Frames, embeddings, API responses and the generated demo data all live under
 :func:`cache_root` (``~/.cache/visualact`` unless ``VISUALACT_CACHE_DIR`` is set). Writers never
 leave a half-written file: they write a temporary file in the same folder and ``os.replace`` it
 into place, so two processes sharing the cache at once see either nothing or a whole file.
+
+The cache only saves work: no result depends on it. Writers that fill it go through
+:func:`best_effort`, so a full or read-only cache disk costs speed (one warning), never a run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,6 +40,30 @@ def cache_dir(*parts: str) -> Path:
     path = cache_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+_T = TypeVar("_T")
+_log = logging.getLogger("visualact.cache")
+_warned: set[str] = set()
+
+
+def best_effort(what: str, write: Callable[[], _T]) -> _T | None:
+    """Run ``write()`` (a cache write); on ``OSError`` (ENOSPC, EDQUOT, EROFS, EACCES) warn
+    once per ``what`` and return ``None``: the caller goes on without the cache entry."""
+    try:
+        return write()
+    except OSError as e:
+        if what not in _warned:
+            _warned.add(what)
+            where = f" ({e.filename})" if e.filename else ""
+            reason = e.strerror or str(e) or type(e).__name__
+            _log.warning(
+                "warning: cannot write the %s cache%s: %s; continuing without caching",
+                what,
+                where,
+                reason,
+            )
+        return None
 
 
 def digest(*parts: str | bytes, length: int = 32) -> str:

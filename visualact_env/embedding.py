@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import atomic_write_bytes, cache_dir, digest
+from .cache import atomic_write_bytes, best_effort, cache_dir, digest
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 """Hub name of the default model, used when the offline package is not installed."""
@@ -181,7 +181,10 @@ class EmbeddingStore:
         for k, v in zip(keys, vectors, strict=True):
             self._table[k] = v
         if persist and len(keys):
-            self._seen.add(self._write_chunk(keys, vectors))
+            # best-effort: a full cache disk costs recomputation later, never this run
+            name = best_effort("embeddings", lambda: self._write_chunk(keys, vectors))
+            if name is not None:
+                self._seen.add(name)
 
     def compact(self) -> None:
         """Merge every chunk read so far into one file, then remove the merged ones."""
@@ -189,7 +192,10 @@ class EmbeddingStore:
         if len(old) < 2 or not self._table:
             return
         keys = list(self._table)
-        merged = self._write_chunk(keys, np.stack([self._table[k] for k in keys]))
+        stacked = np.stack([self._table[k] for k in keys])
+        merged = best_effort("embeddings", lambda: self._write_chunk(keys, stacked))
+        if merged is None:
+            return  # the old chunks stay: nothing is lost
         self._seen.add(merged)
         for name in old:
             (self.folder / name).unlink(missing_ok=True)

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import atomic_save_npy, cache_dir, digest, load_npy
+from .cache import atomic_save_npy, best_effort, cache_dir, digest, load_npy
 
 FRAMES_CACHE_VERSION = "1"
 """Bump when decoding or resizing changes, so stale cache entries are never read."""
@@ -340,20 +340,20 @@ def sample_frames(
 
     With ``cache=True`` the result is read from / written to ``cache_dir("frames")`` (atomic
     writes, so concurrent processes never see a partial entry; an unreadable entry is decoded
-    again). Raises :class:`FrameError` naming the file for a missing, empty, corrupt or
+    again; a cache that cannot be written, e.g. a full disk, is skipped with one warning). Raises :class:`FrameError` naming the file for a missing, empty, corrupt or
     frameless clip.
     """
     config = config or SamplerConfig()
     path = Path(path)
     _check_file(path)
-    entry = _cache_file(path, config) if cache else None
+    entry = best_effort("frames", lambda: _cache_file(path, config)) if cache else None
     if entry is not None:
         cached = load_npy(entry)
         if _valid_cached(cached, config):
             return cached  # type: ignore[return-value]
     frames = _resize(decode_frames(path, config), config)
     if entry is not None:
-        atomic_save_npy(entry, frames)
+        best_effort("frames", lambda: atomic_save_npy(entry, frames))
     return frames
 
 
