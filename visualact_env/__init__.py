@@ -17,9 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 from .envs.registration import register_envs
+from .version import __version__
 
 register_envs()
 

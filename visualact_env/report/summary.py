@@ -271,7 +271,7 @@ def build_summary(
     seed: int,
 ) -> dict[str, Any]:
     """The ``summary.json`` document."""
-    from .. import __version__
+    from ..version import __version__
 
     figs = report_figures(report)
     failures = failures_of(run.predictions, report.sample)
