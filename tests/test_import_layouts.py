@@ -756,3 +756,21 @@ def test_clip_index_resolves_every_kind_of_reference(tmp_path: Path, clip_file: 
     none, why = found(index.find_path("z/c.mp4"))
     assert none is None and "ambiguous clip named 'c.mp4': 'x/c.mp4' and 'y/c.mp4'" in why
     assert found(index.find_id("missing"))[1].startswith("no clip named 'missing'")
+
+
+def test_plain_flag_lists_with_parallel_levels_and_non_action_annotations(
+    tmp_path: Path, clip_file: Path
+) -> None:
+    """Plain strings under proactive/reactive keys are actions; a list of boxes under
+    'annotations' is not a second action list (no refusal)."""
+    data = [
+        {"video": "a.mp4", "scenario": "SM", "annotations": [{"bbox": [1, 2, 3, 4]}],
+         "proactive": ["Lock the gate (APL 3)"], "reactive": ["Sweep the floor (APL 0)"]},
+    ]  # fmt: skip
+    json_path = _release(tmp_path, data, ["a.mp4"], clip_file)
+    result = import_release(json_path)
+    assert result.plan.fields.choices["actions"].source == "proactive+reactive"
+    assert _content(result.benchmark)["a"][2] == [
+        ("Lock the gate", 3, True),
+        ("Sweep the floor", 0, False),
+    ]

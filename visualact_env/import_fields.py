@@ -435,7 +435,11 @@ def _choose_actions(raws: list[Raw], values: dict[str, list[Any]], used: set[str
             and _mostly(values[k], lambda v: action_like(v, named=True))]  # fmt: skip
     other = [k for k in values if k not in used and k not in strong and k not in weak
              and _mostly(values[k], action_like)]  # fmt: skip
-    flagged = {k: group_marker(k)[1] for k in other + weak}
+    flagged = {
+        k: group_marker(k)[1]
+        for k in values
+        if k not in used and _mostly(values[k], lambda v: action_like(v, named=True))
+    }
     pair = [k for k, f in flagged.items() if f is not None]
     pair_ok = {flagged[k] for k in pair} == {True, False}
     for tier, why in ((strong, "a known name for the action list"),

@@ -108,26 +108,35 @@ def is_scalar(value: Any) -> bool:
 def action_like(value: Any, *, named: bool = False) -> bool:
     """True when ``value`` could be a list of actions (see the module docstring).
 
-    ``named`` (the value sits under an actions-like key) accepts empty lists and plain strings.
+    ``named`` (the value sits under an actions-like key) also accepts an empty list, plain
+    strings without markers and a list where only most items are actions (the others are then
+    reported one by one); a list of objects without a text field (boxes, tags) never is.
     """
     if isinstance(value, str):
         return named or text_has_actions(value)
     if isinstance(value, list):
-        if not value or named:
+        if not value:
             return named
+        if named:
+            hits = sum(1 for v in value if _action_item(v, plain_ok=True))
+            return hits * 2 >= len(value)
         if all(isinstance(v, str) for v in value):
-            return named or any(text_has_actions(v) for v in value)
-        if all(isinstance(v, Mapping) for v in value):  # flat objects with a text field
-            return all(
-                any(norm_key(k) in TEXT_KEYS for k in v) and all(map(is_scalar, v.values()))
-                for v in value
-            )
-        return all(isinstance(v, list) and v and isinstance(v[0], str) for v in value)
+            return any(text_has_actions(v) for v in value)
+        return all(_action_item(v, plain_ok=False) for v in value)
     if isinstance(value, Mapping) and value:
         return all(group_marker(k) != (None, None) for k in value) and all(
             isinstance(v, (list, str, Mapping)) for v in value.values()
         )
     return False
+
+
+def _action_item(v: Any, *, plain_ok: bool) -> bool:
+    """A string, a flat object with a text field, or a ``[text, ...]`` list."""
+    if isinstance(v, str):
+        return plain_ok or text_has_actions(v)
+    if isinstance(v, Mapping):
+        return any(norm_key(k) in TEXT_KEYS for k in v) and all(map(is_scalar, v.values()))
+    return isinstance(v, list) and bool(v) and isinstance(v[0], str)
 
 
 def text_has_actions(text: str) -> bool:
