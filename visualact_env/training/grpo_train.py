@@ -24,6 +24,7 @@ from typing import Any
 
 from ..cache import atomic_write_text
 from ..cli_config import parse_size
+from ..knobs import embedder_field, tau_field
 from . import require_train_extra
 from .options import TrainingOptions, lora_config, resume_point, save_trained, trainer_arguments
 
@@ -82,10 +83,8 @@ class GRPOTrainConfig(TrainingOptions):
             "'weighted_f1=0.7,scale_score=0.3'"
         },
     )
-    tau: float = field(default=0.5, metadata={"help": "similarity threshold of the reward"})
-    embedder: str | None = field(
-        default=None, metadata={"help": "sentence-embedding model of the reward (default MiniLM)"}
-    )
+    tau: float = tau_field()
+    embedder: str | None = embedder_field()
     use_vllm: bool = field(
         default=False, metadata={"help": "generate with vLLM (TRL's use_vllm; GPU only)"}
     )
