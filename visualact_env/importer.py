@@ -480,7 +480,7 @@ def format_counts(stats: Any) -> list[str]:
     elif differ:
         lines.append(
             f"{differ} of {len(published)} published counts differ: see 'When the counts differ' "
-            "in the README (a partial download, records refused above, or a layout read wrongly)."
+            "in docs/data.md (a partial download, records refused above, or a layout read wrongly)."
         )
     else:
         lines.append("Every published count matches: this looks like the complete release.")
