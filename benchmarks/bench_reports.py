@@ -1,6 +1,6 @@
 """Time ``write_reports`` and ``compare_runs`` on a full-size run (1,074 videos, no clips).
 
-Usage: python benchmarks/report_speed.py [NUM_VIDEOS]
+Usage: python benchmarks/bench_reports.py [NUM_VIDEOS]
 
 Builds oracle-like and half-right prediction sets for the synthetic full-size benchmark
 (annotations only: cards say the clips are missing, so no frames are decoded), then prints
