@@ -82,7 +82,7 @@ def test_eval_options_reach_the_config_with_their_types():
             "--frame-size",
             "64x48",
             "--scenarios",
-            "household_safety",
+            "HS.",
             "--shard",
             "2/3",
             "--agent-option",
@@ -99,7 +99,7 @@ def test_eval_options_reach_the_config_with_their_types():
     )
     config = dataclass_from_args(EvalConfig, args)
     assert config.frame_size == (64, 48) and config.shard == (2, 3)
-    assert config.scenarios == ("household_safety",)
+    assert config.scenarios == ("home_service",)
     assert config.agent_options == {"a": 1, "b": "x"}
     assert config.html is False and config.progress is False and config.tau == 0.6
     assert config.out == Path("somewhere")

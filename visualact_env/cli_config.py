@@ -13,7 +13,8 @@ namespace. Fields map to options by type:
 
 Field metadata refines that: ``help``, ``choices``, ``metavar``, ``aliases`` (extra option
 strings), ``flag`` (the option string instead of ``--field-name``), ``type`` (a converter for one
-command-line token, e.g. :func:`parse_size` for ``224x224``; it replaces the type-derived one),
+command-line token, e.g. :func:`parse_size` for ``224x224``; it replaces the type-derived one;
+with ``nargs="+"`` it converts each of several tokens),
 ``action="append"`` (repeatable; the values are collected, a ``dict`` field gets ``dict(pairs)``),
 ``default_help`` (how a None default reads in the help) and ``cli=False`` (not an option).
 
@@ -181,6 +182,8 @@ def add_dataclass_arguments(
             if f.metadata.get("action") == "append":
                 kwargs["action"] = "append"
                 kwargs["default"] = []
+            elif "nargs" in f.metadata:
+                kwargs["nargs"] = f.metadata["nargs"]  # e.g. "+": the converter takes each item
         elif origin in (tuple, list):
             item = typing.get_args(hint)[0] if typing.get_args(hint) else str
             if item not in _SCALARS or (origin is tuple and ... not in typing.get_args(hint)):

@@ -95,19 +95,91 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard
 
 
+LIMIT_RULES = ("stratified", "first")
+"""How ``--limit N`` picks videos: ``stratified`` (the default, see :func:`stratified_limit`)
+or ``first`` (the first N in file order: runs made before the stratified rule record none)."""
+
+
+def scenario_choices() -> str:
+    """The accepted scenario spellings for help texts and errors: abbreviations, then ids."""
+    from .scenario_names import SCENARIO_ABBREVIATIONS
+
+    return (
+        ", ".join(SCENARIO_ABBREVIATIONS.values())
+        + " (or "
+        + ", ".join(SCENARIO_ABBREVIATIONS)
+        + ")"
+    )
+
+
+def normalize_scenarios(values: Sequence[str]) -> tuple[str, ...]:
+    """Scenario ids from any spelling of the paper (``DN``, ``HS.``, ``"Home Service"``, the
+    ids); ``RunError`` naming the valid values for anything else. Order kept, repeats dropped."""
+    from .scenario_names import read_scenario
+
+    out: list[str] = []
+    unknown = []
+    for value in values:
+        sid = read_scenario(value, strict=True)
+        if sid is None:
+            unknown.append(value)
+        elif sid not in out:
+            out.append(sid)
+    if unknown:
+        raise RunError(
+            f"unknown scenario(s) {', '.join(map(repr, unknown))}; choose from {scenario_choices()}"
+        )
+    return tuple(out)
+
+
+def _spread_key(video_id: str) -> str:
+    """A fixed pseudo-random order of video ids (their SHA-256), independent of file order."""
+    import hashlib
+
+    return hashlib.sha256(video_id.encode("utf-8")).hexdigest()
+
+
+def stratified_limit(records: Sequence[VideoRecord], limit: int) -> list[VideoRecord]:
+    """``limit`` videos spread over the scenarios in proportion to their sizes.
+
+    Each scenario present gets one video first (when ``limit`` allows), the rest is shared in
+    proportion to the scenarios' remaining sizes by largest remainders (ties: scenario id).
+    Inside a scenario the videos are taken in the order of the SHA-256 of their ids, so the
+    choice depends on the content only, never on the order of the records in the file. The
+    result keeps the input order.
+    """
+    from .splits import largest_remainder
+
+    if limit >= len(records):
+        return list(records)
+    groups: dict[str, list[VideoRecord]] = {}
+    for record in sorted(records, key=lambda r: (_spread_key(r.video_id), r.video_id)):
+        groups.setdefault(record.scenario, []).append(record)
+    base = dict.fromkeys(groups, 1) if limit >= len(groups) else dict.fromkeys(groups, 0)
+    rest = largest_remainder(
+        {sc: len(g) - base[sc] for sc, g in groups.items()}, limit - sum(base.values())
+    )
+    chosen = {r.video_id for sc, g in groups.items() for r in g[: base[sc] + rest[sc]]}
+    return [r for r in records if r.video_id in chosen]
+
+
 def select_videos(
     benchmark: Benchmark,
     scenarios: Sequence[str] = (),
     limit: int | None = None,
     shard: tuple[int, int] | None = None,
+    limit_rule: str = "stratified",
 ) -> list[VideoRecord]:
-    """The videos of a run: scenario filter, then ``limit``, then the shard's part."""
+    """The videos of a run: scenario filter, then ``limit`` (by ``limit_rule``, see
+    :data:`LIMIT_RULES`), then the shard's part."""
+    if limit_rule not in LIMIT_RULES:
+        raise RunError(f"unknown limit rule {limit_rule!r}; expected one of {LIMIT_RULES}")
     try:
-        records = list(benchmark.subset(scenarios or None).records)
+        records = list(benchmark.subset(normalize_scenarios(scenarios) or None).records)
     except ValueError as e:
         raise RunError(str(e)) from e
     if limit is not None:
-        records = records[:limit]
+        records = records[:limit] if limit_rule == "first" else stratified_limit(records, limit)
     if shard is not None:
         index, count = shard
         check_shard(index, count)
@@ -140,6 +212,8 @@ def run_benchmark(run_config: dict[str, Any]) -> Benchmark:
         tuple(selection.get("scenarios") or ()),
         selection.get("limit"),
         parse_shard(shard) if shard else None,
+        # runs made before the stratified rule recorded none: they took the first N
+        selection.get("limit_rule", "first"),
     )
     return benchmark.subset(video_ids=[r.video_id for r in records])
 

@@ -39,6 +39,7 @@ from .rundir import (
     check_shard,
     config_mismatch,
     identity,
+    normalize_scenarios,
     order_predictions,
     parse_shard,
     recover_predictions,
@@ -70,6 +71,15 @@ def _shard_option(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except RunError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _scenario_option(text: str) -> str:
+    """``--scenarios`` items as an argparse converter: any spelling of the paper -> the id."""
+    try:
+        (scenario,) = normalize_scenarios([text])
+    except RunError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return scenario
 
 
 @dataclass
@@ -113,11 +123,22 @@ class EvalConfig:
     )
     scenarios: tuple[str, ...] = field(
         default=(),
-        metadata={"help": "only these scenarios", "metavar": "SCENARIO", "default_help": "all"},
+        metadata={
+            "help": "only these scenarios: DN, HS, SM, HMI (the paper's table heads) or the ids "
+            "dynamic_navigation, home_service, safety_monitoring, human_machine_interaction",
+            "type": _scenario_option,
+            "nargs": "+",
+            "metavar": "SCENARIO",
+            "default_help": "all",
+        },
     )
     limit: int | None = field(
         default=None,
-        metadata={"help": "only the first N videos (after the scenario filter)", "metavar": "N"},
+        metadata={
+            "help": "only N videos (after the scenario filter), spread over the scenarios in "
+            "proportion to their sizes; the same N videos whatever the file order",
+            "metavar": "N",
+        },
     )
     shard: tuple[int, int] | None = field(
         default=None,
@@ -375,7 +396,11 @@ def build_run_config(
             "fingerprint": benchmark.fingerprint,
             "num_videos": len(benchmark),
         },
-        "selection": {"scenarios": list(config.scenarios), "limit": config.limit},
+        "selection": {
+            "scenarios": list(normalize_scenarios(config.scenarios)),
+            "limit": config.limit,
+            "limit_rule": "stratified",
+        },
         "samples": config.samples,
         "seed": config.seed,
         "shard": f"{config.shard[0]}/{config.shard[1]}" if config.shard else None,

@@ -49,7 +49,7 @@ def _level(record: VideoRecord) -> int:
     return max((a.apl for a in record.actions if a.apl is not None), default=0)
 
 
-def _largest_remainder(sizes: dict[Any, int], total: int) -> dict[Any, int]:
+def largest_remainder(sizes: dict[Any, int], total: int) -> dict[Any, int]:
     """Share ``total`` among groups in proportion to ``sizes`` (Hamilton's method, stable)."""
     whole = sum(sizes.values())
     if whole == 0:
@@ -82,7 +82,7 @@ def split_benchmark(benchmark: Benchmark, val_fraction: float, seed: int = 0) ->
         groups: dict[int, list[VideoRecord]] = defaultdict(list)
         for record in records:
             groups[_level(record)].append(record)
-        shares = _largest_remainder({lvl: len(g) for lvl, g in groups.items()}, want)
+        shares = largest_remainder({lvl: len(g) for lvl, g in groups.items()}, want)
         for lvl in sorted(groups):
             order = rng.permutation(len(groups[lvl]))
             val.update(groups[lvl][i].video_id for i in order[: shares[lvl]])
