@@ -100,15 +100,19 @@ def test_checkpoint_records_what_it_trained_on_and_overlap_is_found(tmp_path: Pa
 
 @pytest.fixture()
 def trained_checkpoint(tmp_path: Path) -> Path:
-    """A copy of the tiny offline VLM that says it was trained on the demo's first two videos."""
+    """A copy of the tiny offline VLM that says it was trained on two of the three videos that
+    ``eval --limit 3`` picks."""
     import shutil
 
     from visualact_env.testing.tiny_vlm import tiny_vlm_path
 
     ckpt = tmp_path / "ckpt"
     shutil.copytree(tiny_vlm_path(), ckpt)
+    from visualact_env.rundir import select_videos
+
     demo = load_benchmark("demo")
-    record_trained_on(ckpt, demo.video_ids[:2], data="demo", fingerprint=demo.fingerprint)
+    evaluated = [r.video_id for r in select_videos(demo, (), 3)]  # what `--limit 3` runs
+    record_trained_on(ckpt, evaluated[:2], data="demo", fingerprint=demo.fingerprint)
     return ckpt
 
 
