@@ -406,7 +406,7 @@ def test_a_bad_agent_spec_is_a_clear_error_without_traceback(tmp_path, agent, me
         (["--samples", "0"], "--samples must be >= 1"),
         (["--concurrency", "0"], "--concurrency must be >= 1"),
         (["--tau", "2"], "--tau must be within [-1, 1]"),
-        (["--scenarios", "kitchen"], "unknown scenario(s) ['kitchen']"),
+        (["--scenarios", "kitchen"], "unknown scenario(s) 'kitchen'; choose from DN, HS, SM, HMI"),
     ],
 )
 def test_impossible_eval_options_are_refused_before_any_work(tmp_path, option, message):
