@@ -55,3 +55,21 @@ class FlakyAgent(SlowEchoAgent):
                 error="RateLimitError: simulated permanent failure after retries", attempts=5
             )
         return super().act(observation, info)
+
+
+class GatedAgent(SlowEchoAgent):
+    """Answers its first video at once, then waits (at most 5 minutes) for the file named by
+    $GATE to exist before each further one: a run that stays mid-way until a test lets it go."""
+
+    def __init__(self, arg=None, **kw):
+        super().__init__(arg, delay=0.0, **kw)
+        self.spec = "py:runner_agents:GatedAgent"
+        self.gate = Path(os.environ["GATE"])
+        self.answered = 0
+
+    def act(self, observation, info):
+        deadline = time.monotonic() + 300
+        while self.answered and not self.gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.answered += 1
+        return super().act(observation, info)

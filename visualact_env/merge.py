@@ -97,13 +97,17 @@ def merge_runs(
     config = dict(first)
     config["shard"] = None
     config["merged_from"] = [str(f.resolve()) for f, _, _ in runs]
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True) + "\n")
-    write_jsonl(out / PREDICTIONS_FILE, merged)
-    benchmark = run_benchmark(config)
-    order_predictions(out / PREDICTIONS_FILE, list(benchmark.records))
+    from .runlock import RunLock
 
-    from .report import write_reports
+    with RunLock(out):  # refused while another process writes there
+        if (out / CONFIG_FILE).exists() and not overwrite:
+            raise RunError(f"{out} already holds a run; pass --overwrite to replace it")
+        atomic_write_text(out / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True) + "\n")
+        write_jsonl(out / PREDICTIONS_FILE, merged)
+        benchmark = run_benchmark(config)
+        order_predictions(out / PREDICTIONS_FILE, list(benchmark.records))
 
-    write_reports(out, benchmark, html=html)
+        from .report import write_reports
+
+        write_reports(out, benchmark, html=html)
     return out

@@ -9,7 +9,7 @@ the reports, ``compare``, ``sweep`` and training, holds:
 * ``predictions.jsonl``: one record per (video, sample), appended and flushed as each finishes;
 * ``summary.json``, ``scores.jsonl``, ``report.md``, ``report.html``, ``plots/``: written by
   :func:`visualact_env.report.write_reports` when the run is complete;
-* ``.lock``: the lock file a writer holds (see :class:`RunLock`).
+* ``.lock``: the lock file a writer holds (see :class:`visualact_env.runlock.RunLock`).
 
 This module owns that layout and the benchmark a run used (:func:`run_benchmark`), so that the
 runner and the reports both depend on it and not on each other.

@@ -47,6 +47,7 @@ from .rundir import (
     select_videos,
     write_config,
 )
+from .runlock import RunLock
 
 __all__ = [
     "CONFIG_FILE",
@@ -494,53 +495,56 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
         embedder_id = Embedder(config.embedder).identity
         out = Path(config.out) if config.out else default_out(config)
         run_config = build_run_config(config, benchmark, agent, sampler, embedder_id)
-        done_rows = _prepare_folder(out, run_config, config)
-        done = {(r["video_id"], int(r.get("sample", 0))) for r in done_rows}
-        tasks = [
-            Task(rec, k, derived_seed(config.seed, rec.video_id, k))
-            for rec in records
-            for k in range(config.samples)
-            if (rec.video_id, k) not in done
-        ]
-        total = len(records) * config.samples
-        if done:
-            log(f"resuming {out}: {len(done)} of {total} done, {len(tasks)} to go")
-        else:
-            log(
-                f"running {config.agent} on {benchmark.name} ({len(records)} videos x {config.samples} samples) -> {out}"
-            )
-        progress = Progress(total, total - len(tasks), config.progress)
-        writer = PredictionWriter(out / PREDICTIONS_FILE)
-        failures: list[str] = []
-
-        def emit(task: Task, output: Any, latency: float) -> None:
-            writer.write(_record(task, output, latency))
-            if output.failed:
-                failures.append(f"{task.record.video_id}: {output.error}")
-            progress.update(output.failed)
-
-        try:
-            if _is_async(agent):
-                asyncio.run(_act_async(agent, tasks, sampler, config.concurrency, emit))
+        with RunLock(out):  # one writer per run folder: a second one is refused, naming us
+            done_rows = _prepare_folder(out, run_config, config)
+            done = {(r["video_id"], int(r.get("sample", 0))) for r in done_rows}
+            tasks = [
+                Task(rec, k, derived_seed(config.seed, rec.video_id, k))
+                for rec in records
+                for k in range(config.samples)
+                if (rec.video_id, k) not in done
+            ]
+            total = len(records) * config.samples
+            if done:
+                log(f"resuming {out}: {len(done)} of {total} done, {len(tasks)} to go")
             else:
-                _act_sync(agent, tasks, sampler, config.batch_size, emit)
-        except KeyboardInterrupt:
-            log(f"interrupted: rerun the same command with --out {out} --resume to finish it")
-            raise
-        finally:
-            writer.close()
-            progress.close()
-        order_predictions(out / PREDICTIONS_FILE, records)
-        if failures:
-            log(f"{len(failures)} video(s) failed (scored as empty; rerun with --resume to retry):")
-            for line in failures[:20]:
-                log(f"  {line}")
-        if config.reports:
-            from .report import write_reports
+                log(
+                    f"running {config.agent} on {benchmark.name} ({len(records)} videos x {config.samples} samples) -> {out}"
+                )
+            progress = Progress(total, total - len(tasks), config.progress)
+            writer = PredictionWriter(out / PREDICTIONS_FILE)
+            failures: list[str] = []
 
-            write_reports(
-                out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
-            )
-        return out
+            def emit(task: Task, output: Any, latency: float) -> None:
+                writer.write(_record(task, output, latency))
+                if output.failed:
+                    failures.append(f"{task.record.video_id}: {output.error}")
+                progress.update(output.failed)
+
+            try:
+                if _is_async(agent):
+                    asyncio.run(_act_async(agent, tasks, sampler, config.concurrency, emit))
+                else:
+                    _act_sync(agent, tasks, sampler, config.batch_size, emit)
+            except KeyboardInterrupt:
+                log(f"interrupted: rerun the same command with --out {out} --resume to finish it")
+                raise
+            finally:
+                writer.close()
+                progress.close()
+            order_predictions(out / PREDICTIONS_FILE, records)
+            if failures:
+                log(
+                    f"{len(failures)} video(s) failed (scored as empty; rerun with --resume to retry):"
+                )
+                for line in failures[:20]:
+                    log(f"  {line}")
+            if config.reports:
+                from .report import write_reports
+
+                write_reports(
+                    out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
+                )
+            return out
     finally:
         agent.close()

@@ -36,7 +36,25 @@ def run_sweep(
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Run (or reuse) one evaluation per frame count and score each at every threshold."""
+    """Run (or reuse) one evaluation per frame count and score each at every threshold.
+
+    Holds the sweep folder's lock (:class:`visualact_env.runlock.RunLock`) throughout.
+    """
+    from .runlock import RunLock
+
+    with RunLock(out):  # one sweep per folder (each frame count's run is locked by run_eval)
+        return _run_sweep(base, Path(out), frames, taus, n_resamples=n_resamples, seed=seed)
+
+
+def _run_sweep(
+    base: EvalConfig,
+    out: Path,
+    frames: Sequence[int],
+    taus: Sequence[float] | None,
+    *,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, Any]:
     from .report.summary import load_run, make_scorer
     from .stats import bootstrap_ci, tau_sweep_reports
 

@@ -413,11 +413,22 @@ def write_reports(
     ``report.html``; return the summary.
 
     ``benchmark`` defaults to the run's own data (resolved and fingerprint-checked from
-    ``config.json``), ``scorer`` to the run's embedding model and tau.
+    ``config.json``), ``scorer`` to the run's embedding model and tau. Holds the run folder's
+    lock while writing (:class:`visualact_env.runlock.RunLock`).
     """
+    from ..runlock import RunLock
+
+    load_config(run_dir)  # a clear error for a folder that is not a run (before locking it)
+    with RunLock(run_dir):  # refused while another process writes this run
+        run = load_run(run_dir, benchmark)
+        return _write_reports(run, scorer, n_resamples, seed, html, plots, frames)
+
+
+def _write_reports(
+    run: Run, scorer: Any, n_resamples: int, seed: int, html: bool, plots: bool, frames: bool
+) -> dict[str, Any]:
     from .tables import render_run_markdown
 
-    run = load_run(run_dir, benchmark)
     scorer = scorer if scorer is not None else make_scorer(run.config)
     report = score_predictions(run.benchmark, run.predictions, scorer)
     rows = video_score_rows(report)
@@ -426,7 +437,7 @@ def write_reports(
     summary = build_summary(
         run, report, rows, scorer=scorer, ci=ci, sweep=sweep, n_resamples=n_resamples, seed=seed
     )
-    out = Path(run_dir)
+    out = run.run_dir
     write_jsonl(out / SCORES_FILE, rows)
     write_summary(out, summary)
     images: dict[str, bytes] = {}
