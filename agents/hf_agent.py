@@ -21,7 +21,6 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from visualact_env.agent import Agent, AgentOutput, output_from_text
@@ -137,8 +136,10 @@ class HFAgent(Agent):
     ):
         if not model:
             raise ValueError("hf agent needs a model folder or hub id: hf:PATH_OR_HUB_ID")
-        if str(model).startswith(("/", "./", "../")) and not Path(model).is_dir():
-            raise ValueError(f"hf agent: model folder not found: {model}")
+        from visualact_env.hub import locate_model
+
+        # a missing folder, or a hub id neither cached nor reachable, fails here at once
+        source, is_folder = locate_model(str(model), revision)
         from visualact_env.prompts import DEFAULT_PROMPT, load_prompt
 
         self.model_id = str(model)
@@ -155,17 +156,18 @@ class HFAgent(Agent):
         self.revision = hub_revision(self.model_id, revision)
         self.spec = f"hf:{self.model_id}"
         self.deterministic = not self.settings.do_sample
+        load_revision = None if is_folder else self.revision
         try:
-            self.processor = load_processor(self.model_id, self.revision)
+            self.processor = load_processor(source, load_revision)
         except OSError as e:
-            if Path(self.model_id).is_dir():
+            if is_folder:
                 raise
             raise ValueError(
                 f"hf agent: {self.model_id!r} is not a model folder here, and loading it as a "
                 f"hub id failed: {e}"
             ) from e
-        self.model = load_model(self.model_id, self.device, dtype, self.revision)
-        self._fingerprint = weights_fingerprint(self.model_id)
+        self.model = load_model(source, self.device, dtype, load_revision)
+        self._fingerprint = weights_fingerprint(source)
 
     @classmethod
     def from_spec(cls, arg: str | None, **options: Any) -> HFAgent:
