@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser_helpers import CHROMIUM_ARGS, chromium_or_fail
 from report_fixtures import XSS_TEXT, make_runs
 
 from visualact_env.datasets import load_benchmark
@@ -19,35 +20,11 @@ from visualact_env.report import write_reports
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-
-def _chromium_or_fail() -> str:
-    if os.environ.get("VISUALACT_SKIP_BROWSER") == "1":
-        pytest.skip("VISUALACT_SKIP_BROWSER=1")
-    path = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
-    if path is None:
-        pytest.fail(
-            f"headless Chromium not found at {CHROMIUM}: install it with "
-            "`apt-get install -y chromium` (or set VISUALACT_SKIP_BROWSER=1 to skip this test)"
-        )
-    return path
-
 
 @pytest.fixture(scope="module")
 def report_page(tmp_path_factory: pytest.TempPathFactory):
     """The partial run's report.html open in Chromium, with its dialogs and requests logged."""
-    executable = _chromium_or_fail()
+    executable = chromium_or_fail()
     from playwright.sync_api import sync_playwright
 
     bench = load_benchmark("demo")
