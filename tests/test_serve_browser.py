@@ -26,10 +26,11 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 from browser_helpers import CHROMIUM_ARGS, chromium_or_fail
-from report_fixtures import oracle_predictions, run_config, write_run
+from report_fixtures import run_config, write_run
 
 from visualact_env.cli import main
 from visualact_env.records import SCENARIO_TITLES
+from visualact_env.rundir import select_videos
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,13 +55,17 @@ NEAR_CANDIDATES = (
 # the server and its folders
 
 
-def _near_miss(scorer, gt_text: str) -> str:
-    """A proposal whose similarity to ``gt_text`` is just below tau (a near miss)."""
-    sims = scorer.similarity(list(NEAR_CANDIDATES), [gt_text])[:, 0]
-    for text, sim in zip(NEAR_CANDIDATES, sims, strict=True):
-        if scorer.tau - 0.15 <= sim < scorer.tau:
-            return text
-    pytest.fail(f"no near-miss candidate for {gt_text!r}: similarities {sims.tolist()}")
+def _with_near_miss(scorer, gt, proposals: list[dict], others: list[str]) -> list[dict]:
+    """``proposals`` plus one whose assigned pair is a near miss (similarity within 0.15 below
+    tau), found among a few generic sentences and the benchmark's other actions by the real
+    embedding model and checked on the real assignment."""
+    for text in [*NEAR_CANDIDATES, *others]:
+        candidate = [*proposals, {"text": text, "apl": 2, "proactive": True}]
+        score = scorer.score_video(candidate, gt)
+        near = [p for p in score.pairs if not p.matched and p.similarity >= scorer.tau - 0.15]
+        if len(near) == 1 and score.tp == 1:
+            return candidate
+    pytest.fail("no near-miss candidate found")
 
 
 @pytest.fixture(scope="module")
@@ -74,29 +79,36 @@ def site(demo, scorer, tmp_path_factory):
     shutil.copy(first.path, clips / "street" / "crossing.mp4")
     shutil.copy(second.path, clips / "kitchen <i>one.mp4")
 
-    # the study's selection (the first three demo videos), answered by an oracle
+    # the study's selection (--limit 3: one video of each of three scenarios), and an oracle
+    chosen = select_videos(demo, (), STUDY_CLIPS)
     config = run_config(demo, "oracle")
-    config["selection"] = {"scenarios": [], "limit": STUDY_CLIPS}
-    write_run(runs / "oracle", config, oracle_predictions(demo)[:STUDY_CLIPS])
+    config["selection"] = {"scenarios": [], "limit": STUDY_CLIPS, "limit_rule": "stratified"}
+    oracle = [{"video_id": r.video_id, "actions": [a.to_dict() for a in r.actions]} for r in chosen]
+    write_run(runs / "oracle", config, oracle)
     # a model whose answer text is an injection attempt, with a near miss and a match
-    gt = demo.records[0].actions
+    gt = chosen[0].actions
+    others = [a.text for r in demo.records if r.video_id != chosen[0].video_id for a in r.actions]
     hostile = [
         {
-            "video_id": demo.records[0].video_id,
-            "actions": [
-                gt[0].to_dict(),
-                {"text": _near_miss(scorer, gt[1].text), "apl": 2, "proactive": True},
-                {
-                    "text": "<b>bold</b><script>window.__pwned = 3</script>",
-                    "apl": 1,
-                    "proactive": False,
-                },
-            ],
+            "video_id": chosen[0].video_id,
+            "actions": _with_near_miss(
+                scorer,
+                gt,
+                [
+                    gt[0].to_dict(),
+                    {
+                        "text": "<b>bold</b><script>window.__pwned = 3</script>",
+                        "apl": 1,
+                        "proactive": False,
+                    },
+                ],
+                others,
+            ),
             "raw_text": HOSTILE_RAW,
             "diagnostics": ['<img src=x onerror="window.__pwned = 4"> repaired JSON'],
         }
     ]
-    hostile += oracle_predictions(demo)[1:STUDY_CLIPS]
+    hostile += oracle[1:]
     write_run(runs / "hostile", config, hostile)
 
     command = [
@@ -126,7 +138,7 @@ def site(demo, scorer, tmp_path_factory):
             pytest.fail(
                 f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
             )
-        yield {"url": match.group(1), "runs": runs, "clips": clips, "bench": demo, "proc": proc}
+        yield {"url": match.group(1), "runs": runs, "clips": clips, "bench": demo, "chosen": chosen}
     finally:
         proc.terminate()
         try:
@@ -200,7 +212,7 @@ def test_participant_completes_the_study(site, browser, capsys):
         "[...document.querySelectorAll('ol.frames img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     content = page.content()
-    for record in bench.records[:STUDY_CLIPS]:
+    for record in site["chosen"]:
         assert record.video_id not in content
     for title in SCENARIO_TITLES.values():
         assert title not in content
@@ -263,7 +275,7 @@ def test_participant_completes_the_study(site, browser, capsys):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["agent"]["spec"] == "human:alice"
     assert config["human"]["condition"] == "sampled"
-    assert sorted(config["human"]["order"]) == sorted(r.video_id for r in bench.records[:3])
+    assert sorted(config["human"]["order"]) == sorted(r.video_id for r in site["chosen"])
     rows = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == STUDY_CLIPS
     assert all(r["latency_s"] is not None and r["latency_s"] > 0 for r in rows)
@@ -337,6 +349,10 @@ def test_two_annotators_at_once(site, browser, capsys):
         page.check("input[name=apl-0][value='3']", force=True)
         page.click("button[value=save]")
         assert page.locator("p.ok[role=status]").is_visible()
+    assert page_b.locator("ol.frames img").count() == 8
+    page_b.wait_for_function(
+        "[...document.querySelectorAll('ol.frames img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     _shot(page_b, "serve-annotate.png")
     ctx_a.close()
     ctx_b.close()
@@ -366,7 +382,7 @@ def test_run_browser_shows_hostile_text_inert(site, browser):
     rows = page.locator("table.runs tbody tr")
     assert rows.count() >= 2
     assert page.locator("table.runs", has_text="hostile").is_visible()
-    vid = site["bench"].records[0].video_id
+    vid = site["chosen"][0].video_id
     page.goto(url + "run/video?" + urlencode({"r": "hostile", "v": vid}))
     raw = page.locator("pre.raw")
     assert "<script>window.__pwned = 1</script>" in raw.inner_text()
@@ -381,15 +397,26 @@ def test_run_browser_shows_hostile_text_inert(site, browser):
     assert not [u for u in requests if not u.startswith(url)]
     _shot(page, "serve-run-video.png")
 
+    # the run's page: its videos, and its reports written through the page's form
+    page.goto(url + "run?" + urlencode({"r": "hostile"}))
+    assert page.locator("table.list tbody tr").count() == STUDY_CLIPS
+    page.click("text=Write reports")
+    page.wait_for_selector("text=Open report.html", timeout=120_000)
+    assert (site["runs"] / "hostile" / "report.html").is_file()
+    response = page.goto(url + "run/report.html?" + urlencode({"r": "hostile"}))
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert log["dialogs"] == []
+
     # video by video: the oracle against the hostile run, filtered
     page.goto(url + "compare?" + urlencode({"a": "oracle", "b": "hostile"}))
     totals = page.inner_text("#totals")
     assert "wins 1" in totals.replace("A wins", "wins") and "ties 2" in totals
-    scenario = site["bench"].records[0].scenario
+    scenario = site["chosen"][0].scenario
     page.select_option("#scenario", scenario)
     page.click("button[type=submit]")
     shown = page.locator("table.list tbody tr")
-    assert shown.count() == sum(1 for r in site["bench"].records[:3] if r.scenario == scenario)
+    assert shown.count() == sum(1 for r in site["chosen"] if r.scenario == scenario)
     page.fill("#q", "pwned")
     page.click("button[type=submit]")
     assert page.locator("table.list tbody tr").count() == 1
@@ -422,6 +449,7 @@ def test_paths_csrf_and_host_are_guarded(site):
         "/run/report.html?r=../oracle/../../x",
         "/annotate/video?c=../runs/oracle/config.json",
         "/annotate/video?c=%2Fetc%2Fpasswd",
+        "/annotate/frame?c=../runs/oracle/config.json&i=0",
         "/static/../app.py",
         "/static/%2e%2e/app.py",
         "/annotate/a/..%2F..%2Fetc",

@@ -15,6 +15,7 @@ from visualact_env.agreement import agreement_markdown, find_human_runs, human_a
 from visualact_env.frames import SamplerConfig
 from visualact_env.loading import parse_annotations
 from visualact_env.report import write_reports
+from visualact_env.rundir import select_videos
 from visualact_env.runner import EvalConfig
 from visualact_env.web import ServeConfig, create_app
 from visualact_env.web.annotate import AnnotationFolder
@@ -62,9 +63,9 @@ def test_run_folder_is_resumable_and_torn_lines_are_dropped(demo, tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["agent"]["spec"] == "human:p1"
     assert config["sampler"] == SamplerConfig().to_dict()
-    assert config["selection"] == {"scenarios": [], "limit": 4}
+    assert config["selection"]["limit"] == 4
     order = config["human"]["order"]
-    assert sorted(order) == sorted(r.video_id for r in demo.records[:4])
+    assert sorted(order) == sorted(r.video_id for r in select_videos(demo, (), 4))
     first = study.clip(run_dir, 1)
     assert first.record.video_id == order[0]
     action = {"text": "call for help", "apl": 4, "proactive": False}
@@ -144,7 +145,7 @@ def _human_run(study: Study, pid: str, answers: dict[str, list[dict]]) -> Path:
 
 def test_human_agreement_table(demo, tmp_path, scorer):
     study = _study(demo, tmp_path, limit=4)
-    records = demo.records[:4]
+    records = select_videos(demo, (), 4)
     truth = {r.video_id: [a.to_dict() for a in r.actions] for r in records}
     partial = {r.video_id: [a.to_dict() for a in r.actions[:1]] for r in records}
     off = {r.video_id: [{"text": "water the plants", "apl": 0, "proactive": True}] for r in records}
@@ -178,7 +179,9 @@ def test_agreement_page_and_guarded_save(demo, tmp_path, scorer):
     study = _study(demo, tmp_path, limit=2)
     for pid in ("a1", "a2"):
         _human_run(
-            study, pid, {r.video_id: [a.to_dict() for a in r.actions] for r in demo.records[:2]}
+            study,
+            pid,
+            {r.video_id: [a.to_dict() for a in r.actions] for r in select_videos(demo, (), 2)},
         )
     app = create_app(ServeConfig(runs=tmp_path, limit=2, parts=("study", "runs")))
     client = TestClient(app, base_url="http://127.0.0.1")

@@ -168,13 +168,14 @@ def agreement_markdown(result: Mapping[str, Any]) -> str:
 
 def find_human_runs(root: Path, fingerprint: str | None = None) -> list[Path]:
     """Human run folders directly under ``root`` (optionally only those on ``fingerprint``)."""
+    from .errors import DataError
     from .rundir import CONFIG_FILE, load_config
 
     out = []
     for path in sorted(Path(root).glob(f"*/{CONFIG_FILE}")):
         try:
             config = load_config(path.parent)
-        except Exception:  # an unreadable folder is not a participant
+        except (DataError, OSError):  # an unreadable folder is not a participant
             continue
         if is_human_run(config) and (
             fingerprint is None or (config.get("data") or {}).get("fingerprint") == fingerprint

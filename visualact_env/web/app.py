@@ -515,6 +515,7 @@ def _annotation_page(
         other=other,
         saved=saved,
         file=state.folder.file_for(annotator).name,
+        frames=[f"/annotate/frame?{_query(c=clip, i=k)}" for k in range(state.sampler.num_frames)],
     )
 
 
@@ -554,6 +555,16 @@ async def annotate_save(request: Request) -> Response:
             target = f"/annotate/a/{quote(annotator, safe='')}/clip?{_query(c=clips[index + 1])}"
             return RedirectResponse(target, status_code=303)
     return _annotation_page(request, annotator, clip, values, rows, {}, result.other, saved=True)
+
+
+async def annotate_frame(request: Request) -> Response:
+    state = _need(request, "annotate")
+    _, path = _clip_param(state, request)
+    index = _int_or_none(request.query_params.get("i"))
+    if index is None:
+        raise HTTPException(404, "no such frame")
+    png = await run_in_threadpool(_frame_png, path, state.sampler, index)
+    return Response(png, media_type="image/png", headers=PNG_HEADERS)
 
 
 async def annotate_video(request: Request) -> Response:
@@ -825,6 +836,7 @@ def create_app(config: ServeConfig, *, token: str | None = None) -> Starlette:
         Route("/annotate/a/{annotator}/clip", annotate_clip),
         Route("/annotate/a/{annotator}/clip", annotate_save, methods=["POST"]),
         Route("/annotate/video", annotate_video),
+        Route("/annotate/frame", annotate_frame),
         Route("/runs", runs_page),
         Route("/run", run_page),
         Route("/run/report", run_write_report, methods=["POST"]),

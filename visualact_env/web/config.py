@@ -79,7 +79,8 @@ class ServeConfig:
     limit: int | None = field(
         default=None,
         metadata={
-            "help": "human study: only the first N videos (after --scenarios)",
+            "help": "human study: only N videos, chosen as eval --limit chooses them (after "
+            "--scenarios)",
             "metavar": "N",
         },
     )
