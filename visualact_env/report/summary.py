@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -408,24 +408,35 @@ def write_reports(
     html: bool = True,
     plots: bool = True,
     frames: bool = True,
+    final_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score a run folder and write ``scores.jsonl``, ``summary.json``, ``report.md``, plots and
     ``report.html``; return the summary.
 
     ``benchmark`` defaults to the run's own data (resolved and fingerprint-checked from
     ``config.json``), ``scorer`` to the run's embedding model and tau. Holds the run folder's
-    lock while writing (:class:`visualact_env.runlock.RunLock`).
+    lock while writing (:class:`visualact_env.runlock.RunLock`). ``final_dir`` is the folder a
+    run built aside will be moved to (``merge``): it is the ``run_dir`` the reports name.
     """
     from ..runlock import RunLock
 
     load_config(run_dir)  # a clear error for a folder that is not a run (before locking it)
     with RunLock(run_dir):  # refused while another process writes this run
         run = load_run(run_dir, benchmark)
-        return _write_reports(run, scorer, n_resamples, seed, html, plots, frames)
+        if final_dir is not None:
+            run = replace(run, run_dir=Path(final_dir))
+        return _write_reports(Path(run_dir), run, scorer, n_resamples, seed, html, plots, frames)
 
 
 def _write_reports(
-    run: Run, scorer: Any, n_resamples: int, seed: int, html: bool, plots: bool, frames: bool
+    out: Path,
+    run: Run,
+    scorer: Any,
+    n_resamples: int,
+    seed: int,
+    html: bool,
+    plots: bool,
+    frames: bool,
 ) -> dict[str, Any]:
     from .tables import render_run_markdown
 
@@ -437,7 +448,6 @@ def _write_reports(
     summary = build_summary(
         run, report, rows, scorer=scorer, ci=ci, sweep=sweep, n_resamples=n_resamples, seed=seed
     )
-    out = run.run_dir
     write_jsonl(out / SCORES_FILE, rows)
     write_summary(out, summary)
     images: dict[str, bytes] = {}
