@@ -18,8 +18,9 @@ test: $(STAMP)
 	bash scripts/setup-browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff (lint and format) and mypy (config in pyproject.toml: visualact_env/ and agents/)
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python -m mypy
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

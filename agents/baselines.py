@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -181,7 +181,7 @@ class RandomAgent(_CountAgent):
         sample = int(info.get("sample", 0) or 0)
         rng = np.random.default_rng([self.seed % 2**63, _stable_hash(record.video_id), abs(sample)])
         k = min(self.k, len(pool))
-        picks = rng.choice(len(pool), size=k, replace=False) if k else []
+        picks: Sequence[int] = rng.choice(len(pool), size=k, replace=False).tolist() if k else []
         return AgentOutput(actions=tuple(pool[int(i)] for i in picks))
 
 
@@ -260,7 +260,7 @@ def _trim_letterbox(frames: np.ndarray) -> np.ndarray:
 
 def _area_resize(frames: np.ndarray, size: int) -> np.ndarray:
     """Area-average (N, H, W, 3) to (N, size, size, 3); nearest sampling if smaller than size."""
-    out = frames.astype(np.float32)
+    out: np.ndarray = frames.astype(np.float32)
     for axis in (1, 2):
         n = out.shape[axis]
         if n >= size:

@@ -57,7 +57,7 @@ def decode_data_url(url: str) -> np.ndarray:
 
 
 def image_parts(
-    frames: Any, detail: str = "auto", quality: int = DEFAULT_JPEG_QUALITY
+    frames: Any, detail: str | None = "auto", quality: int = DEFAULT_JPEG_QUALITY
 ) -> list[dict[str, Any]]:
     """OpenAI chat content parts, one ``image_url`` part per frame.
 

@@ -760,7 +760,9 @@ def _answer_of(body: dict[str, Any]) -> tuple[str, dict[str, int], str | None]:
     if isinstance(content, list):  # some servers return content parts
         content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     finish = choice.get("finish_reason")
-    usage_in = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    usage_in = body.get("usage")
+    if not isinstance(usage_in, dict):
+        usage_in = {}
     usage = {
         k: int(usage_in[k])
         for k in ("prompt_tokens", "completion_tokens", "total_tokens")

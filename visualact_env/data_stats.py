@@ -73,7 +73,7 @@ def compute_stats(benchmark: Benchmark) -> DatasetStats:
     actions = [a for r in benchmark for a in r.actions]
     types = Counter("proactive" if a.proactive else "reactive" for a in actions)
     aapl = Counter(a.apl for a in actions)
-    per_scen_actions = Counter()
+    per_scen_actions: Counter[str] = Counter()
     for r in benchmark:
         per_scen_actions[r.scenario] += len(r.actions)
     return DatasetStats(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -683,7 +683,7 @@ def write_clip(
 # Atomic, cached dataset folders
 
 
-def _publish(build: Callable[[Path], None], final: Path, marker: dict[str, object]) -> Path:
+def _publish(build: Callable[[Path], None], final: Path, marker: Mapping[str, object]) -> Path:
     """Build a dataset folder in a temporary sibling, then rename it to ``final``.
 
     If ``final`` already holds a finished dataset (its marker matches), it is reused. If another
@@ -702,7 +702,7 @@ def _publish(build: Callable[[Path], None], final: Path, marker: dict[str, objec
     return final / ANNOTATION_FILE
 
 
-def _is_finished(folder: Path, marker: dict[str, object]) -> bool:
+def _is_finished(folder: Path, marker: Mapping[str, object]) -> bool:
     try:
         found = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -720,7 +720,7 @@ def _action_rows(actions: Iterable[tuple[str, int, bool]]) -> list[dict[str, obj
 
 def demo_rows() -> list[dict[str, object]]:
     """The demo's annotation records (native format), one per scene."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for scene in SCENES:
         acts = scene.actions[: scene.demo_actions]
         rows.append(
@@ -874,7 +874,7 @@ def _synthetic(
             (text, apl, spec.proactive)
             for (spec, text), apl in zip(pv.actions, levels, strict=True)
         )
-        row = {
+        row: dict[str, object] = {
             "video_id": pv.video_id,
             "video": f"videos/{pv.video_id}.mp4",
             "scenario": pv.scene.scenario,

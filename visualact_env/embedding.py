@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -491,7 +491,7 @@ class Embedder:
             self.store.add(missing, vectors, persist=self.cache)
         if not texts:
             return np.zeros((0, self.dimension()), dtype=np.float32)
-        return np.stack([self.store.get(k) for k in order])
+        return np.stack([cast(np.ndarray, self.store.get(k)) for k in order])  # all stored now
 
     def dimension(self) -> int:
         """The embedding size (from a cached vector when there is one, else from the model)."""

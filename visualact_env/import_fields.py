@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,7 @@ def _get(obj: Any, path: str) -> Any:
         return None
 
 
-def _conflict(objects: list[Mapping[str, Any]], keys: list[str], read: Callable[[Any], Any]) -> bool:  # fmt: skip
+def _conflict(objects: Sequence[Mapping[str, Any]], keys: list[str], read: Callable[[Any], Any]) -> bool:  # fmt: skip
     """True when some object holds two of ``keys`` whose readings differ."""
     for obj in objects:
         seen = {read(obj[k]) for k in keys if obj.get(k) not in (None, "")}
@@ -760,10 +760,11 @@ def _one_action(item: Item, tsrc: str | None, asrc: str | None, psrc: str | None
                 pro_raw = extra
         out.used["actions.text<-@tuple"] += 1
     elif isinstance(v, Mapping):
-        text = _get(v, tsrc) if tsrc and not tsrc.startswith("@") else None
-        if not isinstance(text, str) or not text.strip():
+        got = _get(v, tsrc) if tsrc and not tsrc.startswith("@") else None
+        if not isinstance(got, str) or not got.strip():
             out.problems.append((item.where, f"no action text (read from {tsrc}) in {_short(dict(v), 80)}"))  # fmt: skip
             return None
+        text = got
         out.used[f"actions.text<-{tsrc}"] += 1
         if asrc and not asrc.startswith("@") and (a := _get(v, asrc)) is not None:
             apl_raw = a

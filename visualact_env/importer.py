@@ -185,7 +185,7 @@ def normalize_apl(value: Any) -> int | None:
 
 def normalize_proactive(value: Any, source: str | None = None) -> bool | None:
     """``True``, ``"proactive"``, ``"non-proactive"``, ``1``... -> bool; a reactive field inverts."""
-    invert = bool(source) and "reactive" in source.lower()
+    invert = source is not None and "reactive" in source.lower()
     return proactive_strict(value, invert=invert)
 
 
@@ -250,7 +250,9 @@ def _locate(data: Any, fmap: Mapping[str, str], file: str) -> tuple[Layout, str,
         for path in fmap["records"].split(","):
             path = path.strip()
             try:
-                steps = walk_path(data, path) if path not in ("", ".", "$") else [(None, data)]
+                steps: Sequence[tuple[str | None, Any]] = (
+                    walk_path(data, path) if path not in ("", ".", "$") else [(None, data)]
+                )
             except KeyError:
                 raise _shape_help(data, file, f"the records at --map records={path}") from None
             node = steps[-1][1]
@@ -270,19 +272,19 @@ def _locate(data: Any, fmap: Mapping[str, str], file: str) -> tuple[Layout, str,
                         [fmap["records"]], all(lay.strong for lay in layouts))  # fmt: skip
         return layout, fmap["records"], False
     try:
-        layout = find_records(data)
+        found = find_records(data)
     except LayoutAmbiguity as e:
         raise _refuse_layout(file, e) from None
-    if layout is None:
+    if found is None:
         first = (
             data[0] if isinstance(data, list) and data and isinstance(data[0], Mapping) else None
         )
         raise _shape_help(data, file, "a list of video records", first)
-    source = ",".join(p or "." for p in layout.paths) or "."
-    return layout, source, source != "."
+    source = ",".join(p or "." for p in found.paths) or "."
+    return found, source, source != "."
 
 
-def _group_on_path(steps: list[tuple[str | None, Any]]) -> tuple[str | None, str | None]:
+def _group_on_path(steps: Sequence[tuple[str | None, Any]]) -> tuple[str | None, str | None]:
     """The scenario named on the way to the records: a group key or a group object's field."""
     sid: str | None = None
     label: str | None = None

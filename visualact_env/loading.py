@@ -83,7 +83,7 @@ def _check_actions(
                 Problem(file, lineno, f"{fld}.proactive", f"must be true or false, got {pro!r}")
             )
             ok = False
-        if ok:
+        if ok and isinstance(text, str):
             out.append(Action(text=text.strip(), apl=apl, proactive=pro))
     return tuple(out)
 
@@ -161,8 +161,8 @@ def parse_annotations(
         source = obj.get("source")
         if source is not None and not isinstance(source, str):
             problems.append(Problem(file, lineno, "source", "must be a string when present"))
-        if len(problems) == before:
-            records.append(VideoRecord(vid, video, scenario, actions, source, root))
+        if len(problems) == before:  # so the three are non-empty strings (checked above)
+            records.append(VideoRecord(str(vid), str(video), str(scenario), actions, source, root))
     if not records and not problems:
         problems.append(Problem(file, None, None, "no records"))
     if problems:

@@ -461,13 +461,13 @@ def align(
             warnings.append(msg + "; ignored")
     out = []
     for rec in benchmark:
-        p = chosen.get(rec.video_id)
-        if p is None:
+        pred = chosen.get(rec.video_id)
+        if pred is None:
             out.append(Aligned(rec, (), "missing"))
-        elif p.failed:
+        elif pred.failed:
             out.append(Aligned(rec, (), "failed"))
         else:
-            out.append(Aligned(rec, _coerce(p.actions), "scored"))
+            out.append(Aligned(rec, _coerce(pred.actions), "scored"))
     return out
 
 
@@ -540,7 +540,7 @@ class ScoreReport:
         values = np.array(
             [[getattr(s, c) for c in cols] for s in scores], dtype=np.float64
         ).reshape(len(scores), len(cols))
-        codes = np.array([code[s.scenario] for s in scores], dtype=np.int64)
+        codes = np.array([code[str(s.scenario)] for s in scores], dtype=np.int64)
         return values, codes
 
     def figure_array(self) -> np.ndarray:
@@ -594,7 +594,8 @@ def report_from_similarities(
     """Build a :class:`ScoreReport` from aligned videos and their similarity matrices."""
     scores = {}
     for a, sim in zip(aligned, sims, strict=True):
-        info = {"video_id": a.record.video_id, "scenario": a.record.scenario, "status": a.status}
+        info: dict[str, Any] = {"video_id": a.record.video_id, "scenario": a.record.scenario}
+        info["status"] = a.status
         if a.pred:
             scores[a.record.video_id] = score_video(
                 a.pred, a.record.actions, sim, tau, keep_similarity=keep_similarity, **info

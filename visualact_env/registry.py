@@ -76,7 +76,7 @@ def make_agent(spec: str, **options: Any) -> Any:
         if "" not in sys.path and os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         factory = _resolve(f"{module}:{attr}")
-        if isinstance(factory, type) and factory.__init__ is object.__init__:
+        if isinstance(factory, type) and getattr(factory, "__init__", None) is object.__init__:
             if user_arg:
                 raise ValueError(
                     f"{module}.{attr} takes no argument (it has no __init__), got {user_arg!r}"

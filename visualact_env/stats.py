@@ -119,7 +119,7 @@ def _result(
 
 def bootstrap_ci(
     report: ScoreReport, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
-) -> dict[str, Any]:
+) -> IntervalResult:
     """Percentile bootstrap intervals for every figure, overall and per scenario.
 
     Returns an :class:`IntervalResult` whose entries are ``{"estimate", "low", "high", "se"}``
@@ -179,7 +179,7 @@ def paired_comparison(
     n_resamples: int = 2000,
     seed: int = 0,
     confidence: float = 0.95,
-) -> dict[str, Any]:
+) -> IntervalResult:
     """Compare two prediction sets scored on the same videos: ``a - b`` per figure.
 
     Both reports are resampled with the *same* stratified draws of videos, so per-video

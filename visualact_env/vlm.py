@@ -29,7 +29,7 @@ _CHUNK = 1 << 20
 # Loading
 
 
-def image_only_processor_class(cls: type) -> type:
+def image_only_processor_class(cls: Any) -> Any:
     """A subclass of processor ``cls`` that takes no video processor.
 
     ``ProcessorMixin`` infers its sub-processors from ``__init__``'s parameters; dropping
@@ -109,7 +109,7 @@ def load_model(
     from transformers import AutoModelForImageTextToText
 
     device = resolve_device(device)
-    model = AutoModelForImageTextToText.from_pretrained(
+    model: Any = AutoModelForImageTextToText.from_pretrained(
         path, dtype=resolve_dtype(dtype, device), revision=revision
     )
     return model.to(device).eval()

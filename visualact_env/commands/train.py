@@ -187,7 +187,7 @@ def run_mpo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(build, train, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def _train(build, train, args: argparse.Namespace) -> int:
     """Build a config from ``args`` and train; the common error handling of the commands."""
     from ..runner import RunError
     from ..training import MissingTrainExtra

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..records import Action
+from ..records import Action, VideoRecord
 from .common import EnvConfig, Schedule, resolve_benchmark
 from .scoring import EpisodeScorer
 from .spaces import coerce_proposals, scenario_index
@@ -128,7 +128,7 @@ class VisualActVectorEnv(VectorEnv):
         """Reset the sub-environments (all, or those of ``options["reset_mask"]``)."""
         if isinstance(seed, (list, tuple)):
             seed = seed[0] if seed else None
-        super().reset(seed=seed)
+        super().reset(seed=cast("int | None", seed))
         mask, video_ids = self._reset_options(options)
         if seed is not None or not self._started:
             self._schedule.restart(self.np_random)
@@ -145,10 +145,12 @@ class VisualActVectorEnv(VectorEnv):
         return info
 
     def _observations(self) -> dict[str, np.ndarray]:
-        obs = {"frames": np.stack([env._frames for env in self.envs])}
+        # every sub-environment holds a video here (they are reset before any observation)
+        obs = {"frames": np.stack([cast(np.ndarray, env._frames) for env in self.envs])}
         if self.expose_scenario:
+            records = [cast(VideoRecord, env.record) for env in self.envs]
             obs["scenario"] = np.array(
-                [scenario_index(env.record.scenario) for env in self.envs], dtype=np.int64
+                [scenario_index(r.scenario) for r in records], dtype=np.int64
             )
         return obs
 
@@ -198,8 +200,8 @@ class VisualActVectorEnv(VectorEnv):
                 info = self._reset_one(i)
             infos = self._add_info(infos, info, i)
         if resetting is not None:
-            for i in np.flatnonzero(resetting):
-                infos = self._add_info(infos, self._reset_one(int(i)), int(i))
+            for j in np.flatnonzero(resetting):
+                infos = self._add_info(infos, self._reset_one(int(j)), int(j))
             self._autoreset = terminated | truncated
         return self._observations(), rewards, terminated, truncated, infos
 

@@ -154,7 +154,7 @@ class VisualActEnv(gym.Env):
             self.sampler.num_frames, self.sampler.size, self.expose_scenario
         )
         self.action_space = self._make_action_space()
-        self._frame_shape = self.observation_space["frames"].shape
+        self._frame_shape: tuple[int, ...] = tuple(self.observation_space["frames"].shape or ())
         self._store = shared_store()
         self._store.reserve(int(config.frame_cache_mb) * 2**20)
         self._use_store = config.frame_cache_mb > 0

@@ -64,4 +64,4 @@ class TextActionWrapper(gym.Wrapper):
             "diagnostics": list(parsed.diagnostics),
             "error": parsed.error,
         }
-        return obs, reward, terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info

@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cache import atomic_write_bytes, atomic_write_text
 from ..metric import FIGURES, score_predictions
@@ -29,7 +29,6 @@ from .summary import (
     load_config,
     load_run,
     make_scorer,
-    part,
     report_figures,
 )
 from .tables import (
@@ -42,6 +41,9 @@ from .tables import (
     table3_terminal,
     terminal_table,
 )
+
+if TYPE_CHECKING:
+    from ..stats import IntervalResult
 
 PUBLISHED_NOTE = (
     "published figures on the released benchmark (not comparable to runs on other data)"
@@ -89,8 +91,8 @@ def _baseline_index(dirs: Sequence[Path], baseline: str | os.PathLike[str] | Non
     raise CompareError(f"baseline {str(baseline)!r} is not one of the runs compared")
 
 
-def _diff_block(paired: Mapping[str, Any]) -> dict[str, Any]:
-    overall = part(paired, "overall")
+def _diff_block(paired: IntervalResult) -> dict[str, Any]:
+    overall = paired.overall
     return {
         fig: {k: overall[fig][k] for k in ("difference", "low", "high", "p_value")}
         for fig in FIGURES
@@ -125,7 +127,8 @@ def compare_runs(
             + "\nuse --allow-different-data to list them side by side without paired differences"
         )
     scorer = scorer if scorer is not None else make_scorer(configs[base])
-    runs, reports = [], []
+    runs: list[dict[str, Any]] = []
+    reports = []
     for d in dirs:
         run = load_run(d)
         report = score_predictions(run.benchmark, run.predictions, scorer)
@@ -146,9 +149,7 @@ def compare_runs(
                 "run_dir": r["run_dir"],
                 "overall": figs["overall"],
                 "scenarios": figs["scenarios"],
-                "overall_ci": {
-                    f: [v["low"], v["high"]] for f, v in part(r["ci"], "overall").items()
-                },
+                "overall_ci": {f: [v["low"], v["high"]] for f, v in r["ci"].overall.items()},
                 "counts": report.counts(),
                 "fingerprint": (r["config"].get("data") or {}).get("fingerprint"),
                 "scored_fingerprint": report.fingerprint,

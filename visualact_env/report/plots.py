@@ -121,8 +121,8 @@ def tau_sweep_png(summary: Mapping[str, Any]) -> bytes:
     sweep = summary.get("tau_sweep") or []
     fig, ax = plt.subplots(figsize=(7.2, 3.2))
     taus = [row["tau"] for row in sweep]
-    names = (("f1", "F1"), ("weighted_f1", "Weighted F1"), ("precision", "Precision"))
-    names += (("recall", "Recall"),)
+    names: tuple[tuple[str, str], ...] = (("f1", "F1"), ("weighted_f1", "Weighted F1"))
+    names += (("precision", "Precision"), ("recall", "Recall"))
     for k, (fig_name, label) in enumerate(names):
         ys = [_num(row.get(fig_name)) * 100 for row in sweep]
         ax.plot(taus, ys, marker="o", ms=3, lw=1.6, label=label, color=PALETTE[k])

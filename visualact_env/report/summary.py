@@ -190,11 +190,6 @@ def apl_confusion(
     }
 
 
-def part(result: Any, key: str) -> Any:
-    """``result[key]`` or ``result.key``: :mod:`visualact_env.stats` results (dataclass or dict)."""
-    return result[key] if isinstance(result, Mapping) else getattr(result, key)
-
-
 def _ci_pairs(block: Mapping[str, Any]) -> dict[str, list[float | None]]:
     """``{figure: [low, high]}`` from one block of :func:`visualact_env.stats.bootstrap_ci`."""
     return {fig: [_clean(v["low"]), _clean(v["high"])] for fig, v in block.items()}
@@ -206,8 +201,8 @@ def bootstrap(report: Any, n_resamples: int, seed: int) -> dict[str, Any]:
 
     ci = bootstrap_ci(report, n_resamples=n_resamples, seed=seed, confidence=CONFIDENCE)
     return {
-        "overall_ci": _ci_pairs(part(ci, "overall")),
-        "scenario_ci": {sc: _ci_pairs(block) for sc, block in part(ci, "scenarios").items()},
+        "overall_ci": _ci_pairs(ci.overall),
+        "scenario_ci": {sc: _ci_pairs(block) for sc, block in ci.scenarios.items()},
     }
 
 

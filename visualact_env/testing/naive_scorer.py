@@ -165,15 +165,15 @@ def naive_score(annotations: Path, predictions: Path, tau: float = 0.5) -> dict[
             pool[k + 1] += 1
         pool[4] += sum(1 for a in pr if a.get("proactive"))
         pool[5] += len(pr)
-    per_scenario = []
+    per_scenario: list[list[float | None]] = []
     for scenario, video_rows in rows.items():
         means = [sum(col) / len(video_rows) for col in zip(*video_rows, strict=True)]
-        p = pools[scenario]
-        ratios = [p[k] / p[k + 1] if p[k + 1] else None for k in (0, 2, 4)]
-        per_scenario.append(means + ratios)
+        sums = pools[scenario]
+        ratios = [sums[k] / sums[k + 1] if sums[k + 1] else None for k in (0, 2, 4)]
+        per_scenario.append([*means, *ratios])
     overall: dict[str, float | None] = {}
     for k, name in enumerate(NAIVE_FIGURES):
-        defined = [row[k] for row in per_scenario if row[k] is not None]
+        defined = [x for x in (row[k] for row in per_scenario) if x is not None]
         overall[name] = sum(defined) / len(defined) if defined else None
     return overall
 
