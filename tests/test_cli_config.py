@@ -17,6 +17,7 @@ from visualact_env.cli_config import (
     add_dataclass_arguments,
     comma_list,
     dataclass_from_args,
+    field_help,
     option_name,
     parse_key_value,
     parse_size,
@@ -63,7 +64,7 @@ def test_every_config_field_is_an_option_with_the_fields_help_and_default(path, 
             continue
         action = options[f.name]
         assert option_name(f) in action.option_strings
-        assert f.metadata["help"].rstrip(".").replace("%", "%%") in action.help
+        assert field_help(f).rstrip(".").replace("%", "%%") in action.help
         if f.default is not dataclasses.MISSING and not action.required:
             assert action.default == f.default, f.name
 

@@ -11,7 +11,7 @@ namespace. Fields map to options by type:
 * ``tuple[T, ...]`` / ``list[T]``: one or more values (``nargs="+"``);
 * a field with no default: a required option.
 
-Field metadata refines that: ``help``, ``choices``, ``metavar``, ``aliases`` (extra option
+Field metadata refines that: ``help`` (a text, or a function returning one), ``choices``, ``metavar``, ``aliases`` (extra option
 strings), ``flag`` (the option string instead of ``--field-name``), ``type`` (a converter for one
 command-line token, e.g. :func:`parse_size` for ``224x224``; it replaces the type-derived one;
 with ``nargs="+"`` it converts each of several tokens),
@@ -98,9 +98,16 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def field_help(f: dataclasses.Field) -> str:
+    """A field's help text: ``metadata["help"]``, called first when it is a function (for a
+    text computed when the parser is built, e.g. the registered agents)."""
+    text = f.metadata.get("help", "")
+    return str(text() if callable(text) else text)
+
+
 def _help(f: dataclasses.Field, default: Any) -> str:
     """The field's help (``%`` escaped for argparse) plus ``(default: X)`` in one style."""
-    text = str(f.metadata.get("help", "")).rstrip().rstrip(".").replace("%", "%%")
+    text = field_help(f).rstrip().rstrip(".").replace("%", "%%")
     if "default_help" in f.metadata:
         shown: str | None = str(f.metadata["default_help"])
     elif (

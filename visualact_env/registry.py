@@ -50,6 +50,34 @@ def agent_names() -> list[str]:
     return sorted(_targets())
 
 
+SPEC_FORMS: dict[str, str] = {
+    "blind": "blind[:K]",
+    "hf": "hf:PATH_OR_HUB_ID",
+    "openai": "openai:MODEL[@URL]",
+    "random": "random[:K]",
+    "retrieval": "retrieval[:K]",
+}
+"""How the built-in agents that take an argument are written (the others are their names)."""
+
+
+def spec_forms() -> list[str]:
+    """Every agent spec form: each registered agent (entry points and :func:`register_agent`),
+    then ``py:MODULE:FACTORY[:ARGUMENT]``."""
+    return [SPEC_FORMS.get(name, name) for name in agent_names()] + ["py:MODULE:FACTORY[:ARG]"]
+
+
+def agent_help() -> str:
+    """The ``--agent`` help text, listing :func:`spec_forms` (read when the parser is built)."""
+    try:
+        forms = spec_forms()
+    except Exception:  # noqa: BLE001 - broken package metadata must not break --help
+        forms = ["NAME[:ARG]", "py:MODULE:FACTORY[:ARG]"]
+    return (
+        "agent spec: " + ", ".join(forms) + " (the names are the agents registered in the "
+        f"{ENTRY_POINT_GROUP} entry-point group; py: loads your own Agent class or factory)"
+    )
+
+
 def split_spec(spec: str) -> tuple[str, str | None]:
     """``"openai:gpt-4o"`` -> ``("openai", "gpt-4o")``; ``"oracle"`` -> ``("oracle", None)``."""
     name, sep, arg = spec.partition(":")

@@ -26,6 +26,7 @@ from .cli_config import parse_key_value, parse_size
 from .knobs import embedder_field, tau_field
 from .provenance import git_commit, package_versions
 from .records import Benchmark, VideoRecord
+from .registry import agent_help
 from .rundir import (
     CONFIG_FILE,
     IDENTITY_KEYS,
@@ -88,13 +89,7 @@ class EvalConfig:
     """Every knob of ``visualact eval`` in one place: the command's options are generated from
     these fields (:mod:`visualact_env.cli_config`), so each default and help text lives here."""
 
-    agent: str = field(
-        default="retrieval",
-        metadata={
-            "help": "agent spec: retrieval, blind, random, oracle, empty, openai:MODEL[@URL], "
-            "hf:PATH, py:MODULE:CLASS, or a name registered in the visualact.agents group"
-        },
-    )
+    agent: str = field(default="retrieval", metadata={"help": agent_help})
     data: str = field(
         default="demo",
         metadata={"help": "benchmark: demo, synthetic-full, or an annotation .jsonl / folder"},
