@@ -48,7 +48,7 @@ def _measure(paths: list[Path], backend: str) -> tuple[float, float]:
     """(cold ms per clip, cached ms per clip), medians over clips."""
     from visualact_env import frames as fr
 
-    config = fr.SamplerConfig(num_frames=8, backend=backend)
+    config = fr.SamplerConfig(num_frames=8, size=None, backend=backend)
     cold, cached = [], []
     for p in paths:
         cold.append(min(_time(lambda p=p: fr.sample_frames(p, config, cache=False), 3)))

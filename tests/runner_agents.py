@@ -73,3 +73,22 @@ class GatedAgent(SlowEchoAgent):
             time.sleep(0.02)
         self.answered += 1
         return super().act(observation, info)
+
+
+class FrameRecorder(Agent):
+    """Saves the frames it is shown to ``<dir>/<video_id>.npy`` (agent option ``dir``) and
+    proposes nothing: the tests compare what ``eval`` shows an agent with the environment's
+    observations."""
+
+    def __init__(self, arg=None, *, dir: str = "", **_):
+        self.spec = "py:runner_agents:FrameRecorder"
+        self.dir = Path(dir or arg)
+
+    def act(self, observation, info):
+        import numpy as np
+
+        np.save(self.dir / f"{info['video_id']}.npy", observation["frames"])
+        return AgentOutput(actions=(), raw_text="[]")
+
+    def config(self):
+        return {"spec": self.spec, "deterministic": True}

@@ -20,7 +20,7 @@ from visualact_env.frames import SamplerConfig, letterbox, sample_frames
 from visualact_env.records import Action, Benchmark, VideoRecord
 from visualact_env.registry import make_agent
 
-SAMPLER = SamplerConfig(num_frames=8)
+SAMPLER = SamplerConfig(num_frames=8, size=None)  # the clips as encoded
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from visualact_env.frames import SamplerConfig, sample_frames
 from visualact_env.loading import DataError, parse_annotations
 from visualact_env.records import SCENARIOS
 
-ALL_FRAMES = SamplerConfig(num_frames=demo.DEMO_NUM_FRAMES, backend="pyav")
+ALL_FRAMES = SamplerConfig(num_frames=demo.DEMO_NUM_FRAMES, size=None, backend="pyav")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_demo_clips_show_motion(demo_bench) -> None:
         assert (change > 60).mean() > 0.005, f"{record.video_id}: first and last frame look alike"
         assert clip.std() > 20, f"{record.video_id}: nearly blank"
     # scenes differ from each other
-    firsts = [sample_frames(r.path, SamplerConfig(num_frames=1))[0] for r in demo_bench]
+    firsts = [sample_frames(r.path, SamplerConfig(num_frames=1, size=None))[0] for r in demo_bench]
     for i in range(len(firsts)):
         for j in range(i + 1, len(firsts)):
             assert not np.array_equal(firsts[i], firsts[j])
@@ -176,7 +176,9 @@ def test_synthetic_scales_and_writes_clips(tmp_path: Path) -> None:
     only = generate_synthetic(tmp_path / "annotations-only", num_videos=40, with_videos=False)
     assert only.read_bytes() == ann.read_bytes(), "same annotations with or without clips"
     assert not (only.parent / "videos").exists()
-    clip = sample_frames(bench.records[0].path, SamplerConfig(num_frames=demo.SYNTH_NUM_FRAMES))
+    clip = sample_frames(
+        bench.records[0].path, SamplerConfig(num_frames=demo.SYNTH_NUM_FRAMES, size=None)
+    )
     assert clip.shape == (16, 48, 64, 3)
     with pytest.raises(ValueError, match="num_videos"):
         generate_synthetic(tmp_path / "x", num_videos=2)

@@ -94,7 +94,7 @@ def test_index_rule_errors() -> None:
 def test_sampled_frames_are_the_rule_s_frames(
     coloured: Path, backend: str, rule: str, n: int
 ) -> None:
-    config = SamplerConfig(num_frames=n, rule=rule, backend=backend)
+    config = SamplerConfig(num_frames=n, rule=rule, size=None, backend=backend)
     got = sample_frames(coloured, config, cache=False)
     assert got.shape == (n, 48, 64, 3) and got.dtype == np.uint8
     assert [_identify(f) for f in got] == frame_indices(NUM_COLOURED, n, rule).tolist()
@@ -102,7 +102,9 @@ def test_sampled_frames_are_the_rule_s_frames(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_short_clip_gives_n_frames(short_clip: Path, backend: str) -> None:
-    got = sample_frames(short_clip, SamplerConfig(num_frames=8, backend=backend), cache=False)
+    got = sample_frames(
+        short_clip, SamplerConfig(num_frames=8, size=None, backend=backend), cache=False
+    )
     assert [_identify(f) for f in got] == [0, 0, 1, 1, 1, 1, 2, 2]
 
 
@@ -112,15 +114,15 @@ def test_backends_decode_identical_frames(tmp_path: Path) -> None:
 
     bench = load_benchmark("demo")
     for record in bench.records[::3]:
-        a = sample_frames(record.path, SamplerConfig(backend="decord"), cache=False)
-        b = sample_frames(record.path, SamplerConfig(backend="pyav"), cache=False)
+        a = sample_frames(record.path, SamplerConfig(size=None, backend="decord"), cache=False)
+        b = sample_frames(record.path, SamplerConfig(size=None, backend="pyav"), cache=False)
         np.testing.assert_array_equal(a, b, err_msg=record.video_id)
     # also a clip at a size and length the demo does not have
     rng = np.random.default_rng(0)
     noisy = write_clip(
         tmp_path / "noisy.mp4", rng.integers(0, 255, (37, 90, 128, 3), dtype=np.uint8)
     )
-    cfg = SamplerConfig(num_frames=9, rule="centered")
+    cfg = SamplerConfig(num_frames=9, rule="centered", size=None)
     a = sample_frames(noisy, SamplerConfig(**{**cfg.to_dict(), "backend": "decord"}), cache=False)
     b = sample_frames(noisy, SamplerConfig(**{**cfg.to_dict(), "backend": "pyav"}), cache=False)
     np.testing.assert_array_equal(a, b)
@@ -134,11 +136,13 @@ def test_config_key_and_round_trip() -> None:
     assert cfg.key == "n16-centered-224x224-stretch"
     assert SamplerConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.to_dict()["size"] == [224, 224]
-    assert SamplerConfig().key == "n8-linspace-native-none"
+    # the default is the one of eval and the environments: 8 frames letterboxed to 224x224
+    assert SamplerConfig().key == "n8-linspace-224x224-letterbox"
+    assert SamplerConfig(size=None).key == "n8-linspace-native-none"
     # the backend does not change frames, so it does not change the key
     assert SamplerConfig(backend="pyav").key == SamplerConfig(backend="decord").key
     # resize mode only matters when resizing
-    assert SamplerConfig(resize="stretch").key == SamplerConfig().key
+    assert SamplerConfig(size=None, resize="stretch").key == SamplerConfig(size=None).key
 
 
 @pytest.mark.parametrize(
@@ -214,7 +218,7 @@ def test_cache_hit_does_not_decode(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_cache_misses_when_clip_changes(tmp_path: Path) -> None:
     clip = _coloured_clip(tmp_path / "c.mp4", 12)
-    cfg = SamplerConfig(num_frames=2)
+    cfg = SamplerConfig(num_frames=2, size=None)
     assert [_identify(f) for f in sample_frames(clip, cfg)] == [0, 11]
     _coloured_clip(clip, 20)  # rewritten in place: new size and mtime
     st = clip.stat()
@@ -224,7 +228,7 @@ def test_cache_misses_when_clip_changes(tmp_path: Path) -> None:
 
 def test_unreadable_cache_entry_is_decoded_again(tmp_path: Path) -> None:
     clip = _coloured_clip(tmp_path / "c.mp4", 12)
-    cfg = SamplerConfig(num_frames=3)
+    cfg = SamplerConfig(num_frames=3, size=None)
     first = sample_frames(clip, cfg)
     entry = frames_mod._cache_file(clip, cfg)
     assert entry.is_file()
@@ -313,3 +317,87 @@ def test_bad_files_raise_frame_error_naming_the_file(
         assert str(path) in str(info.value)
         assert info.value.path == str(path)
         assert isinstance(info.value, ValueError)
+
+
+# --- sampling by rate (fps) and a pixel budget ---------------------------------------------------
+
+
+# The coloured clip: 20 frames at 10 fps = 2 s. Worked by hand from docs/frames.md:
+#   fps=2   -> floor(2 s x 2 + 0.5) = 4 frames, linspace(0, 19, 4) = 0, 6.33, 12.67, 19
+#   fps=3.3 -> floor(6.6 + 0.5) = 7, linspace(0, 19, 7) = 0, 3.17, 6.33, 9.5, 12.67, 15.83, 19
+#   fps=30  -> 60 wanted, at most the clip's 20 and max_frames=5: linspace(0, 19, 5)
+#   fps=0.1 -> floor(0.2 + 0.5) = 0, raised to 1 frame: the first
+FPS_CASES = [
+    (2.0, 32, "linspace", [0, 6, 13, 19]),
+    (3.3, 32, "linspace", [0, 3, 6, 10, 13, 16, 19]),
+    (3.3, 32, "centered", [1, 4, 7, 10, 12, 15, 18]),
+    (30.0, 5, "linspace", [0, 5, 10, 14, 19]),
+    (30.0, 32, "linspace", list(range(20))),
+    (0.1, 32, "linspace", [0]),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("fps, max_frames, rule, expected", FPS_CASES)
+def test_fps_sampling_picks_the_documented_frames(
+    coloured: Path, backend: str, fps: float, max_frames: int, rule: str, expected: list[int]
+) -> None:
+    config = SamplerConfig(size=None, fps=fps, max_frames=max_frames, rule=rule, backend=backend)
+    assert frames_mod.sample_indices(NUM_COLOURED, 10.0, config).tolist() == expected
+    got = sample_frames(coloured, config, cache=False)
+    assert [_identify(f) for f in got] == expected
+
+
+def test_fps_frame_count_rule() -> None:
+    from visualact_env.sampler import fps_frame_count
+
+    assert fps_frame_count(300, 30.0, 1.0, 32) == 10  # 10 s at 1 fps
+    assert fps_frame_count(301, 30.0, 1.0, 32) == 10  # 10.03 s
+    assert fps_frame_count(315, 30.0, 1.0, 32) == 11  # 10.5 s rounds half up
+    assert fps_frame_count(300, 30.0, 1.0, 8) == 8  # the cap
+    assert fps_frame_count(5, 30.0, 60.0, 32) == 5  # never more than the clip holds
+    with pytest.raises(ValueError, match="frame rate"):
+        fps_frame_count(10, 0.0, 1.0, 32)
+
+
+def test_fps_sampled_frames_are_cached_under_their_own_key(coloured: Path) -> None:
+    config = SamplerConfig(size=None, fps=2.0)
+    assert config.key == "fps2max32-linspace-native-none"
+    first = sample_frames(coloured, config)
+    assert frames_mod._cache_file(coloured, config).is_file()
+    np.testing.assert_array_equal(sample_frames(coloured, config), first)
+    assert len(sample_frames(coloured, SamplerConfig(size=None, fps=3.3))) == 7
+
+
+def test_fit_pixels_keeps_the_aspect_ratio_within_the_budget() -> None:
+    from visualact_env.sampler import fit_pixels
+
+    assert fit_pixels(48, 64, 1000) == (27, 36)  # s = sqrt(1000 / 3072)
+    assert fit_pixels(48, 64, 3072) == (48, 64)  # within the budget: unchanged
+    assert fit_pixels(1080, 1920, 448 * 448) == (336, 597)
+    assert fit_pixels(1, 10_000, 100) == (1, 100)  # a side of 1: the other is trimmed
+    rng = np.random.default_rng(0)
+    for h, w, budget in rng.integers(1, 3000, size=(300, 3)):
+        h, w, budget = int(h), int(w), int(budget)
+        fh, fw = fit_pixels(h, w, budget)
+        if h * w <= budget:
+            assert (fh, fw) == (h, w)
+            continue
+        assert 1 <= fh <= h and 1 <= fw <= w and fh * fw <= budget
+        if min(fh, fw) > 1:  # each side is off by less than one pixel from the exact scale
+            scale = (budget / (h * w)) ** 0.5
+            assert h * scale - 1 < fh <= h * scale and w * scale - 1 < fw <= w * scale
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_max_pixels_shrinks_frames_keeping_the_aspect_ratio(coloured: Path, backend: str) -> None:
+    config = SamplerConfig(num_frames=3, size=None, max_pixels=1000, backend=backend)
+    assert config.key == "n3-linspace-native-none-px1000"
+    got = sample_frames(coloured, config, cache=False)
+    assert got.shape == (3, 27, 36, 3)
+    assert [_identify(f) for f in got] == [0, 10, 19]  # colours survive the resize
+    roomy = SamplerConfig(num_frames=3, size=None, max_pixels=48 * 64, backend=backend)
+    native = SamplerConfig(num_frames=3, size=None, backend=backend)
+    np.testing.assert_array_equal(
+        sample_frames(coloured, roomy, cache=False), sample_frames(coloured, native, cache=False)
+    )

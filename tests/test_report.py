@@ -115,7 +115,13 @@ def test_report_md_has_paper_layouts_failures_and_config(runs, demo):
     assert "1 failed, 1 missing" in md
     assert FAILED_ERROR in md and demo.video_ids[-1] in md
     fp = summaries["partial"]["config"]["data"]["fingerprint"]
-    for essential in ("prompt version: `test-v1`", "num_frames=4", fp, "tau: 0.5", "visualact"):
+    for essential in (
+        "prompt version: `test-v1`",
+        "frames: 4 frames (linspace), own size",
+        fp,
+        "tau: 0.5",
+        "visualact",
+    ):
         assert essential in md
 
 

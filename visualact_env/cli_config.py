@@ -52,6 +52,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return size
 
 
+def parse_frame_size(text: str) -> tuple[int, int] | str:
+    """``"224x224"`` -> ``(224, 224)``; ``"native"`` (the clip's own size) stays ``"native"``."""
+    if text.strip().lower() == "native":
+        return "native"
+    try:
+        return parse_size(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected HxW (e.g. 224x224) or 'native', got {text!r}"
+        ) from None
+
+
 def parse_key_value(text: str) -> tuple[str, Any]:
     """``"KEY=VALUE"`` -> ``(KEY, value)``: VALUE read as JSON when it parses, else a string."""
     key, sep, value = text.partition("=")

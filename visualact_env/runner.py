@@ -22,8 +22,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .cli_config import parse_key_value, parse_size
-from .knobs import embedder_field, tau_field
+from .cli_config import parse_key_value
+from .knobs import (
+    embedder_field,
+    fps_field,
+    frame_rule_field,
+    frame_size_field,
+    frames_field,
+    max_frames_field,
+    max_pixels_field,
+    sampler_of,
+    tau_field,
+)
 from .provenance import git_commit, package_versions
 from .records import Benchmark, VideoRecord
 from .registry import agent_help
@@ -98,25 +108,12 @@ class EvalConfig:
         default=None,
         metadata={"help": "run folder", "default_help": "runs/<agent>-<data>-<time>"},
     )
-    frames: int = field(default=8, metadata={"help": "frames sampled per clip"})
-    frame_size: tuple[int, int] | None = field(
-        default=None,
-        metadata={
-            "help": "letterbox frames to this size",
-            "type": parse_size,
-            "metavar": "HxW",
-            "default_help": "the clip's own size",
-        },
-    )
-    frame_rule: str = field(
-        default="linspace",
-        metadata={
-            "help": "frame index rule (see docs: linspace as lmms-eval, linspace-floor, "
-            "centered bins)",
-            # frames.RULES, not imported here (numpy/decord); a test pins the equality
-            "choices": ("linspace", "linspace-floor", "centered"),
-        },
-    )
+    frames: int = frames_field()
+    frame_size: tuple[int, int] | str | None = frame_size_field()
+    frame_rule: str = frame_rule_field()
+    fps: float | None = fps_field()
+    max_frames: int | None = max_frames_field()
+    max_pixels: int | None = max_pixels_field()
     scenarios: tuple[str, ...] = field(
         default=(),
         metadata={
@@ -210,6 +207,15 @@ def check_config(config: EvalConfig) -> None:
         raise RunError(f"--tau must be within [-1, 1], got {config.tau}")
     if config.shard is not None:
         check_shard(*config.shard)
+    eval_sampler(config)
+
+
+def eval_sampler(config: EvalConfig) -> Any:
+    """The frame sampler of a run: the default sampler with the command's frame options."""
+    try:
+        return sampler_of(config)
+    except ValueError as e:
+        raise RunError(str(e)) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +466,6 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     """Run ``config`` to completion and return the run folder."""
     from .datasets import load_benchmark
     from .embedding import Embedder
-    from .frames import SamplerConfig
     from .registry import make_agent
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -470,9 +475,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     if not records:
         raise RunError("no videos selected (check --scenarios, --limit and --shard)")
     _check_leakage(config, records, log)
-    sampler = SamplerConfig(
-        num_frames=config.frames, rule=config.frame_rule, size=config.frame_size
-    )
+    sampler = eval_sampler(config)
 
     options = dict(config.agent_options)
     for key in ("temperature", "max_tokens", "prompt"):

@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 
 from ..records import SCENARIOS, Benchmark, VideoRecord
+from ..sampler import DEFAULT_SAMPLER
 from .framestore import DEFAULT_MAX_MB
 
 ORDERS: tuple[str, ...] = ("sequential", "shuffle")
-DEFAULT_NUM_FRAMES = 8
-DEFAULT_FRAME_SIZE = (224, 224)
+# the environments' defaults are the one default sampler's, which `visualact eval` uses too
+DEFAULT_NUM_FRAMES = DEFAULT_SAMPLER.num_frames
+DEFAULT_FRAME_SIZE: tuple[int, int] = DEFAULT_SAMPLER.size or (224, 224)
+DEFAULT_RESIZE = DEFAULT_SAMPLER.resize
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class EnvConfig:
     video_ids: Sequence[str] | None = None
     num_frames: int = DEFAULT_NUM_FRAMES
     frame_size: Sequence[int] = DEFAULT_FRAME_SIZE
-    resize: str = "letterbox"
+    resize: str = DEFAULT_RESIZE
     sampler: Any = None
     reward: str = "weighted_f1"
     tau: float | None = None
@@ -104,24 +107,37 @@ def resolve_benchmark(
 def make_sampler(
     num_frames: int = DEFAULT_NUM_FRAMES,
     frame_size: Sequence[int] = DEFAULT_FRAME_SIZE,
-    resize: str = "letterbox",
+    resize: str = DEFAULT_RESIZE,
     sampler: Any = None,
 ) -> Any:
-    """The :class:`~visualact_env.frames.SamplerConfig` an environment reads clips with.
+    """The :class:`~visualact_env.sampler.SamplerConfig` an environment reads clips with.
 
-    A ``sampler`` given explicitly wins over ``num_frames``/``frame_size``/``resize``; the
-    observation needs a fixed shape, so a sampler without ``size`` gets ``frame_size``.
+    Without ``sampler`` it is the default sampler (:data:`~visualact_env.sampler.DEFAULT_SAMPLER`,
+    the one ``visualact eval`` uses) with these three fields, so under the defaults both paths
+    show an agent the same pixels. A ``sampler`` given explicitly wins over
+    ``num_frames``/``frame_size``/``resize``; the observation needs a fixed shape, so a sampler
+    without ``size`` gets ``frame_size``, and rate sampling (``fps``) or a pixel budget
+    (``max_pixels``, whose shape follows each clip) is refused.
     """
-    from dataclasses import replace
-
-    from ..frames import SamplerConfig
+    from ..sampler import as_sampler
 
     if sampler is None:
         size = _check_size(frame_size)
         if int(num_frames) < 1:
             raise ValueError(f"num_frames: must be at least 1, got {num_frames}")
-        return SamplerConfig(num_frames=int(num_frames), size=size, resize=resize)
-    if getattr(sampler, "size", None) is None:
+        return replace(DEFAULT_SAMPLER, num_frames=int(num_frames), size=size, resize=resize)
+    sampler = as_sampler(sampler)
+    if sampler.fps is not None:
+        raise ValueError(
+            f"sampler: fps={sampler.fps:g} gives a clip-dependent frame count, but an "
+            "observation has a fixed shape; use num_frames (rate sampling is for visualact eval)"
+        )
+    if sampler.size is None:
+        if sampler.max_pixels is not None:
+            raise ValueError(
+                f"sampler: max_pixels={sampler.max_pixels} keeps each clip's aspect ratio, but an "
+                "observation has a fixed shape; set size (or frame_size) instead"
+            )
         sampler = replace(sampler, size=_check_size(frame_size))
     return sampler
 

@@ -98,7 +98,7 @@ class VisualActEnv(gym.Env):
     | ``num_frames`` | ``8`` | frames per observation |
     | ``frame_size`` | ``(224, 224)`` | ``(height, width)`` of each frame (about 1.2 MB per observation) |
     | ``resize`` | ``"letterbox"`` | ``"letterbox"`` (keep aspect ratio, black bars) or ``"stretch"`` |
-    | ``sampler`` | ``None`` | a ``SamplerConfig``, overriding the three above |
+    | ``sampler`` | ``None`` | a ``SamplerConfig``, overriding the three above (a fixed count and size: no ``fps`` or ``max_pixels``); the defaults are ``DEFAULT_SAMPLER``'s, which ``visualact eval`` uses too |
     | ``reward`` | ``"weighted_f1"`` | ``"weighted_f1"``, ``"f1"`` or ``"scale_score"`` |
     | ``tau`` | ``None`` (0.5) | match threshold; ``None`` takes the ``Scorer``'s ``tau`` or 0.5 |
     | ``embedder`` | ``None`` | a model name or folder, an ``Embedder`` or a ``Scorer`` to share; ``None``: all-MiniLM-L6-v2, one instance per process |

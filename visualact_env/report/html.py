@@ -23,6 +23,7 @@ from html import escape
 from typing import Any
 
 from ..records import SCENARIO_TITLES, SCENARIOS
+from ..sampler import describe_sampler
 from .tables import (
     DASH,
     PROACTIVE_FIGURES,
@@ -339,7 +340,7 @@ def _meta_items(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     config = summary.get("config") or {}
     data = config.get("data") or {}
     sampler = config.get("sampler") or {}
-    sampler_text = ", ".join(f"{k}={v}" for k, v in sampler.items()) if sampler else "\u2013"
+    sampler_text = describe_sampler(sampler) if sampler else "\u2013"
     versions = config.get("versions") or {}
     items = [
         ("Agent", summary.get("agent_label") or "\u2013"),
@@ -348,7 +349,7 @@ def _meta_items(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Fingerprint", data.get("fingerprint", "\u2013")),
         ("Embedder", summary.get("embedder") or config.get("embedder") or "\u2013"),
         ("Tau", f"{summary.get('tau')}"),
-        ("Sampler", sampler_text),
+        ("Frames", sampler_text),
         ("Samples / seed", f"{config.get('samples', 1)} / {config.get('seed', DASH)}"),
     ]
     if config.get("shard"):

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..records import SCENARIOS
+from ..sampler import describe_sampler
 
 SCENARIO_ABBREV: dict[str, str] = {
     "dynamic_navigation": "DN.",
@@ -284,7 +285,7 @@ def _config_lines(summary: Mapping[str, Any]) -> list[str]:
     lines = [
         f"- agent: `{_md_escape(summary.get('agent_label') or '-')}`",
         f"- prompt version: `{summary.get('prompt_version') or '-'}`",
-        "- sampler: " + (", ".join(f"{k}={v}" for k, v in sampler.items()) or "-"),
+        "- frames: " + _md_escape(describe_sampler(sampler)),
         f"- embedder: `{summary.get('embedder') or config.get('embedder') or '-'}`",
         f"- tau: {summary.get('tau')}",
         f"- data: {_md_escape(str(data.get('name', '-')))} "

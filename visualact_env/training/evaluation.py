@@ -31,7 +31,7 @@ class EvalSettings:
 
     data: str
     frames: int = 8
-    frame_size: tuple[int, int] | None = None
+    frame_size: tuple[int, int] | str | None = None  # None: the default sampler's; "native"
     limit: int | None = None
     max_tokens: int = 256
     tau: float = 0.5
@@ -145,7 +145,7 @@ def eval_settings_from(options: Any, frames: int, frame_size: Any, prompt: Any =
     return EvalSettings(
         data=options.eval_data,
         frames=frames,
-        frame_size=tuple(frame_size) if frame_size else None,
+        frame_size=tuple(frame_size) if isinstance(frame_size, (list, tuple)) else frame_size,
         limit=options.eval_limit,
         max_tokens=options.eval_max_tokens,
         prompt=prompt,

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_text
-from ..cli_config import parse_size
-from ..knobs import embedder_field, tau_field
+from ..knobs import embedder_field, frame_size_field, frames_field, sampler_of, tau_field
 from . import require_train_extra
 from .options import TrainingOptions, lora_config, resume_point, save_trained, trainer_arguments
 
@@ -55,16 +54,8 @@ class GRPOTrainConfig(TrainingOptions):
         metadata={"help": "training annotations: demo, synthetic-full or a file (a train split)"},
     )
     limit: int | None = field(default=None, metadata={"help": "only the first N videos"})
-    frames: int = field(default=8, metadata={"help": "frames sampled per clip"})
-    frame_size: tuple[int, int] | None = field(
-        default=None,
-        metadata={
-            "help": "letterbox frames to this size",
-            "type": parse_size,
-            "metavar": "HxW",
-            "default_help": "the clip's own size",
-        },
-    )
+    frames: int = frames_field()
+    frame_size: tuple[int, int] | str | None = frame_size_field()
     prompt: str | None = field(
         default=None, metadata={"help": "prompt name or file (default: the built-in prompt)"}
     )
@@ -144,7 +135,6 @@ def train_grpo(config: GRPOTrainConfig) -> Path:
     from trl import GRPOTrainer
 
     from ..datasets import load_benchmark
-    from ..frames import SamplerConfig
     from ..prompts import load_prompt
     from ..splits import record_trained_on
     from ..vlm import load_processor
@@ -155,7 +145,7 @@ def train_grpo(config: GRPOTrainConfig) -> Path:
     benchmark = load_benchmark(config.data)
     if config.limit is not None:
         benchmark = benchmark.subset(video_ids=benchmark.video_ids[: config.limit])
-    sampler = SamplerConfig(num_frames=config.frames, size=config.frame_size)
+    sampler = sampler_of(config)
     prompt = load_prompt(config.prompt)
     dataset = build_grpo_dataset(benchmark, sampler, prompt)
     processor = load_processor(model)

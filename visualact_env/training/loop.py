@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_bytes, atomic_write_text
-from ..cli_config import parse_size
+from ..knobs import frame_size_field, frames_field
 from .mpo import MPOConfig
 
 LOOP_FILE = "loop.json"
@@ -55,16 +55,8 @@ class LoopConfig(MPOConfig):
     samples: int = field(default=4, metadata={"help": "proposal lists sampled per training video"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature of rollouts"})
     max_tokens: int = field(default=256, metadata={"help": "generation budget per answer"})
-    frames: int = field(default=8, metadata={"help": "frames sampled per clip"})
-    frame_size: tuple[int, int] | None = field(
-        default=None,
-        metadata={
-            "help": "letterbox frames to this size",
-            "type": parse_size,
-            "metavar": "HxW",
-            "default_help": "the clip's own size",
-        },
-    )
+    frames: int = frames_field()
+    frame_size: tuple[int, int] | str | None = frame_size_field()
     train_limit: int | None = field(
         default=None, metadata={"help": "only the first N training videos"}
     )
@@ -97,7 +89,7 @@ def _eval_settings(config: LoopConfig) -> Any:
     return EvalSettings(
         data=config.val_data,
         frames=config.frames,
-        frame_size=tuple(config.frame_size) if config.frame_size else None,  # type: ignore[arg-type]
+        frame_size=config.frame_size,
         limit=config.val_limit,
         max_tokens=config.max_tokens,
         tau=config.tau,
@@ -125,7 +117,7 @@ def _rollouts(checkpoint: str, folder: Path, config: LoopConfig, iteration: int)
         data=config.train_data,
         out=folder,
         frames=config.frames,
-        frame_size=tuple(config.frame_size) if config.frame_size else None,  # type: ignore[arg-type]
+        frame_size=config.frame_size,
         limit=config.train_limit,
         samples=config.samples,
         temperature=config.temperature,

@@ -114,9 +114,8 @@ def train_mpo(config: MPOConfig) -> Path:
     meta = _pairs_meta(config)
     sampler = (meta or {}).get("sampler") or {}
     prompt = ((meta or {}).get("prompt") or {}).get("name")
-    settings = eval_settings_from(
-        config, int(sampler.get("num_frames", 8)), sampler.get("size"), prompt
-    )
+    size = sampler.get("size") if not sampler or sampler.get("size") else "native"
+    settings = eval_settings_from(config, int(sampler.get("num_frames", 8)), size, prompt)
     attach_eval_callback(trainer, config, settings, processor, out)
     result = trainer.train(resume_from_checkpoint=resume_point(config, str(out / "trainer")))
     save_trained(trainer, processor, str(out), config.lora)
