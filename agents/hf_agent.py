@@ -6,9 +6,12 @@ prompt's text), generates greedily or by sampling, and parses the text with the 
 parser. It never raises for a model failure: an exception during generation (out of memory,
 a bad input) becomes ``AgentOutput(error=...)`` for the videos concerned.
 
-Frames are passed as images rather than as a video because that is what every image-text model
-accepts, and because TRL's preference and GRPO trainers take images only: the fine-tuning loop
-(:mod:`visualact_env.training`) then trains on exactly the inputs this agent sees.
+Frames are passed as images by default, because that is what every image-text model accepts,
+and because TRL's preference and GRPO trainers take images only: the fine-tuning loop
+(:mod:`visualact_env.training`) then trains on exactly the inputs this agent sees. With
+``video=True`` (``--agent-option video=true``) a model whose processor takes video (Qwen2-VL
+style) gets the sampled frames as one video instead, in their order: its own video processor
+when it has one, else :class:`visualact_env.vlm.FrameStackVideoProcessor` (no torchvision).
 
 Loading works without torchvision: when ``AutoProcessor`` cannot build the model's processor (the
 video processors of Qwen-VL-style models need torchvision) :func:`load_processor` rebuilds the
@@ -24,8 +27,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from visualact_env.agent import Agent, AgentOutput, output_from_text
+from visualact_env.frames import frame_array
 from visualact_env.vlm import (
     build_messages,
+    enable_video,
     frames_to_images,
     hub_revision,
     load_model,
@@ -133,6 +138,7 @@ class HFAgent(Agent):
         dtype: str = "auto",
         revision: str | None = None,
         prompt: Any = None,
+        video: bool = False,
     ):
         if not model:
             raise ValueError("hf agent needs a model folder or hub id: hf:PATH_OR_HUB_ID")
@@ -166,6 +172,14 @@ class HFAgent(Agent):
                 f"hf agent: {self.model_id!r} is not a model folder here, and loading it as a "
                 f"hub id failed: {e}"
             ) from e
+        if not isinstance(video, bool):
+            raise ValueError(f"hf agent: video must be true or false, got {video!r}")
+        self.video = video
+        if video:
+            try:
+                enable_video(self.processor)
+            except ValueError as e:
+                raise ValueError(f"hf agent: {self.model_id}: {e}") from None
         self.model = load_model(source, self.device, dtype, load_revision)
         self._fingerprint = weights_fingerprint(source)
 
@@ -191,6 +205,7 @@ class HFAgent(Agent):
             "dtype",
             "revision",
             "prompt",
+            "video",
         }
         unknown = sorted(set(options) - known)
         if unknown:
@@ -216,6 +231,7 @@ class HFAgent(Agent):
             "device": self.device,
             "dtype": str(self.model.dtype).replace("torch.", ""),
             "deterministic": self.deterministic,
+            "video": self.video,
         }
 
     def act(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> AgentOutput:
@@ -233,15 +249,17 @@ class HFAgent(Agent):
         if len(observations) != len(infos):
             raise ValueError(f"{len(observations)} observations but {len(infos)} infos")
         outputs: list[AgentOutput | None] = [None] * len(observations)
-        ready: list[tuple[int, list[dict[str, Any]], list[Any]]] = []
+        ready: list[tuple[int, list[dict[str, Any]], Any]] = []
         for i, obs in enumerate(observations):
             try:
-                images = frames_to_images(obs["frames"])
+                visual: Any = (
+                    frame_array(obs["frames"]) if self.video else frames_to_images(obs["frames"])
+                )
             except (KeyError, ValueError, TypeError) as exc:
                 outputs[i] = AgentOutput(error=f"bad observation: {type(exc).__name__}: {exc}")
                 continue
-            messages = build_messages(self.prompt, len(images))
-            ready.append((i, messages, images))
+            messages = build_messages(self.prompt, len(visual), video=self.video)
+            ready.append((i, messages, visual))
         if ready:
             try:
                 results = self._generate(
@@ -255,7 +273,7 @@ class HFAgent(Agent):
 
     def _generate_one_by_one(
         self,
-        ready: list[tuple[int, list[dict[str, Any]], list[Any]]],
+        ready: list[tuple[int, list[dict[str, Any]], Any]],
         infos: Sequence[Mapping[str, Any]],
         first: Exception,
     ) -> list[AgentOutput]:
@@ -272,7 +290,7 @@ class HFAgent(Agent):
     def _generate(
         self,
         conversations: list[list[dict[str, Any]]],
-        images: list[list[Any]],
+        images: list[Any],
         infos: Sequence[Mapping[str, Any]],
     ) -> list[AgentOutput]:
         import torch
@@ -283,7 +301,8 @@ class HFAgent(Agent):
         ]
         tokenizer = self.processor.tokenizer
         tokenizer.padding_side = "left"
-        inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
+        visual = {"videos": images} if self.video else {"images": images}
+        inputs = self.processor(text=texts, **visual, return_tensors="pt", padding=True)
         inputs = inputs.to(self.device)
         prompt_len = inputs["input_ids"].shape[1]
         seeds = [row_seed(self.settings, info) for info in infos]

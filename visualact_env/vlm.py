@@ -168,13 +168,16 @@ def frames_to_images(frames: Any) -> list[Any]:
     return [Image.fromarray(np.ascontiguousarray(f), mode="RGB") for f in arr]
 
 
-def build_messages(prompt: Any, num_frames: int) -> list[dict[str, Any]]:
-    """The chat for one video: the system prompt, then N image items and the user text.
+def build_messages(prompt: Any, num_frames: int, *, video: bool = False) -> list[dict[str, Any]]:
+    """The chat for one video: the system prompt, then N image items (or with ``video=True``
+    one video item) and the user text.
 
     The same function builds the training prompts (:mod:`visualact_env.training`), so a model
-    fine-tuned there sees exactly what this agent shows it.
+    fine-tuned there sees exactly what this agent shows it (training takes images only).
     """
-    content: list[dict[str, Any]] = [{"type": "image"} for _ in range(num_frames)]
+    content: list[dict[str, Any]] = (
+        [{"type": "video"}] if video else [{"type": "image"} for _ in range(num_frames)]
+    )
     content.append({"type": "text", "text": prompt.user})
     messages: list[dict[str, Any]] = []
     if prompt.system:
@@ -197,3 +200,83 @@ def completion_text(completion: Any) -> str:
     raise TypeError(
         f"completion must be a string or chat messages, got {type(completion).__name__}"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Native video input
+
+
+class FrameStackVideoProcessor:
+    """A Qwen2-VL-style video processor built on the model's own image processor (no torchvision).
+
+    Qwen2-VL's vision tower reads a video as groups of ``temporal_patch_size`` (2) consecutive
+    frames: each patch holds the same pixel square of both frames. Its image processor already
+    resizes, normalises and cuts each frame into that patch layout, repeating the single image
+    along time. This class runs the image processor on every frame, keeps one time slice per
+    frame and stacks consecutive frames into the temporal groups, which is exactly the tensor
+    layout of transformers' ``Qwen2VLVideoProcessor`` (``pixel_values_videos``,
+    ``video_grid_thw``) -- without its torchvision dependency. An odd frame count is padded by
+    repeating the last frame, as there. Frames are sized by the *image* processor's pixel
+    settings (the torchvision video processor has its own); a video of two identical frames
+    therefore gives exactly the image processor's output for that frame (tested).
+    """
+
+    def __init__(self, image_processor: Any):
+        self.image_processor = image_processor
+        self.merge_size = int(image_processor.merge_size)
+        self.temporal_patch_size = int(image_processor.temporal_patch_size)
+        self.patch_size = int(image_processor.patch_size)
+
+    def __call__(self, videos: Any, return_tensors: Any = None, **_: Any) -> Any:
+        from transformers import BatchFeature
+
+        from .frames import frame_array
+
+        batch = videos if isinstance(videos, (list, tuple)) else [videos]
+        patches, grids = [], []
+        tps, p = self.temporal_patch_size, self.patch_size
+        for video in batch:
+            arr = frame_array(video)
+            if pad := -len(arr) % tps:
+                arr = np.concatenate([arr, np.repeat(arr[-1:], pad, axis=0)])
+            out = self.image_processor(list(arr), return_tensors=None)
+            grid = np.asarray(out["image_grid_thw"])
+            gh, gw = int(grid[0, 1]), int(grid[0, 2])
+            per_frame = np.asarray(out["pixel_values"]).reshape(len(arr), gh * gw, -1, tps, p, p)
+            channels = per_frame.shape[2]
+            frames = per_frame[:, :, :, 0]  # one time slice per frame: (T, patches, C, p, p)
+            gt = len(arr) // tps
+            grouped = frames.reshape(gt, tps, gh * gw, channels, p, p).transpose(0, 2, 3, 1, 4, 5)
+            patches.append(grouped.reshape(gt * gh * gw, channels * tps * p * p))
+            grids.append([gt, gh, gw])
+        data = {
+            "pixel_values_videos": np.concatenate(patches).astype(np.float32),
+            "video_grid_thw": np.asarray(grids, dtype=np.int64),
+        }
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+
+def enable_video(processor: Any) -> Any:
+    """``processor``, able to take ``videos=``: its own video processor when it has one (e.g.
+    with torchvision installed), else a :class:`FrameStackVideoProcessor` on its image processor.
+
+    Raises ``ValueError`` when the model takes no video (no video token, or an image processor
+    without Qwen-style temporal patches).
+    """
+    if getattr(processor, "video_processor", None) is not None:
+        return processor
+    image_processor = getattr(processor, "image_processor", None)
+    tokenizer = getattr(processor, "tokenizer", None)
+    video_token = getattr(processor, "video_token", None)
+    has_token = (
+        tokenizer is not None
+        and video_token is not None
+        and video_token in getattr(tokenizer, "get_vocab", dict)()
+    )
+    if not (has_token and hasattr(image_processor, "temporal_patch_size")):
+        raise ValueError(
+            f"{type(processor).__name__} takes no video input (no video token or no "
+            "Qwen-style image processor); pass the frames as images (video=false)"
+        )
+    processor.video_processor = FrameStackVideoProcessor(image_processor)
+    return processor
