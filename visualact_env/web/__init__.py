@@ -8,12 +8,14 @@ only when the app is built, never by ``import visualact_env``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .config import ServeConfig
 
 __all__ = ["ServeConfig", "create_app"]
 
 
-def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
+def create_app(*args: Any, **kwargs: Any) -> Any:
     """Build the ASGI app (see :func:`visualact_env.web.app.create_app`)."""
     from .app import create_app as build
 
