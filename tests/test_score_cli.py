@@ -110,11 +110,20 @@ def test_table_output_in_paper_layout(files, capsys) -> None:
     assert header.split() == ["Model", *["Prec.", "Recall", "F1"] * 5]
     row = lines[lines.index(group) + 2].split()
     # DN absent (-), HS 50.0 50.0 50.0, SM 100.0 50.0 66.7, overall 75.0 50.0 58.3
-    assert row == ["pred.jsonl", "-", "-", "-", "50.0", "50.0", "50.0", "100.0", "50.0", "66.7", "-", "-", "-", "75.0", "50.0", "58.3"]  # fmt: skip
+    assert row == ["pred", "-", "-", "-", "50.0", "50.0", "50.0", "100.0", "50.0", "66.7", "-", "-", "-", "75.0", "50.0", "58.3"]  # fmt: skip
     t3 = lines.index("Table 3 layout: scale score (x100)")
     assert lines[t3 + 1].split() == ["Model", "DN.", "HS.", "SM.", "HMI.", "Overall"]
-    assert lines[t3 + 2].split() == ["pred.jsonl", "-", "50.0", "75.0", "-", "62.5"]
+    assert lines[t3 + 2].split() == ["pred", "-", "50.0", "75.0", "-", "62.5"]
     assert "scored 2, failed 1, missing 0" in out
+
+
+def test_the_row_is_labelled_by_label_else_the_file_stem(files, capsys) -> None:
+    ann, pred = files
+    args = ["--annotations", str(ann), "--predictions", str(pred)]
+    out = _run(capsys, *args, "--label", "GPT-4o (ours)")[1]
+    t3 = out.splitlines().index("Table 3 layout: scale score (x100)")
+    assert out.splitlines()[t3 + 2].startswith("GPT-4o (ours)  ")
+    assert "pred.jsonl" not in out and "pred " not in out
 
 
 def test_bootstrap_option(files, capsys) -> None:

@@ -104,6 +104,13 @@ class EvalConfig:
         default="demo",
         metadata={"help": "benchmark: demo, synthetic-full, or an annotation .jsonl / folder"},
     )
+    label: str | None = field(
+        default=None,
+        metadata={
+            "help": "the run's name in tables, reports and compare",
+            "default_help": "the agent spec without its server URL",
+        },
+    )
     out: Path | None = field(
         default=None,
         metadata={"help": "run folder", "default_help": "runs/<agent>-<data>-<time>"},
@@ -410,6 +417,7 @@ def build_run_config(
         "git_commit": git_commit(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "eval_config": _recorded_eval_config(config),
+        "label": config.label,
     }
 
 
@@ -431,6 +439,8 @@ def _prepare_folder(
                 + "\n  ".join(diffs)
                 + "\nrun with the original options, or choose another --out"
             )
+        if config.label and old.get("label") != config.label:
+            write_config(out, {**old, "label": config.label})  # a name, not part of the result
         return recover_predictions(out / PREDICTIONS_FILE)
     if config.overwrite and out.exists():
         for name in (PREDICTIONS_FILE, SUMMARY_FILE, SCORES_FILE, REPORT_MD, REPORT_HTML):

@@ -45,7 +45,10 @@ class ScoreConfig:
     seed: int = field(default=0, metadata={"help": "bootstrap seed"})
     label: str | None = field(
         default=None,
-        metadata={"help": "row label in the tables", "default_help": "the file name"},
+        metadata={
+            "help": "row label in the tables",
+            "default_help": "the predictions file's name without its extension",
+        },
     )
 
 
@@ -210,5 +213,5 @@ def run(args: argparse.Namespace) -> int:
             out["bootstrap"] = ci.to_dict()
         print(json.dumps(out, indent=2))
     else:
-        print(render_text(report, config.label or Path(config.predictions).name, ci))
+        print(render_text(report, config.label or Path(config.predictions).stem, ci))
     return 0

@@ -343,7 +343,7 @@ def _meta_items(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     sampler_text = describe_sampler(sampler) if sampler else "\u2013"
     versions = config.get("versions") or {}
     items = [
-        ("Agent", summary.get("agent_label") or "\u2013"),
+        ("Agent", summary.get("agent_spec") or summary.get("agent_label") or "\u2013"),
         ("Prompt", summary.get("prompt_version") or "\u2013"),
         ("Data", f"{data.get('name', '?')} ({data.get('num_videos', '?')} videos)"),
         ("Fingerprint", data.get("fingerprint", "\u2013")),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -226,18 +227,33 @@ def tau_sweep_rows(
 # labels
 
 
-def agent_label(config: Mapping[str, Any]) -> str:
-    """A short name for the run's policy (agent spec or name, model)."""
+_URL_SUFFIX = re.compile(r"@[a-z][a-z0-9+.\-]*://\S*$", re.IGNORECASE)
+
+
+def agent_spec(config: Mapping[str, Any]) -> str:
+    """The run's agent spec as recorded (credentials never are), e.g. ``openai:m@http://h/v1``."""
     agent = config.get("agent") or {}
     if isinstance(agent, str):
         return agent
+    eval_config = config.get("eval_config") or {}
+    return str(agent.get("spec") or eval_config.get("agent") or agent.get("name") or "run")
+
+
+def agent_label(config: Mapping[str, Any]) -> str:
+    """The run's name in tables: its ``--label``, else a short name for its policy (the agent
+    spec without a server URL, plus the model when the spec does not name it)."""
+    if config.get("label"):
+        return str(config["label"])
+    agent = config.get("agent") or {}
+    if isinstance(agent, str):
+        return _URL_SUFFIX.sub("", agent)
     for key in ("label", "spec", "name"):
         if agent.get(key):
-            label = str(agent[key])
+            label = _URL_SUFFIX.sub("", str(agent[key]))
             model = agent.get("model")
             return f"{label} ({model})" if model and str(model) not in label else label
     eval_config = config.get("eval_config") or {}
-    return str(eval_config.get("agent") or "run")
+    return _URL_SUFFIX.sub("", str(eval_config.get("agent") or "run"))
 
 
 def prompt_version(config: Mapping[str, Any]) -> str | None:
@@ -286,6 +302,7 @@ def build_summary(
     return {
         "run_dir": str(run.run_dir),
         "agent_label": agent_label(run.config),
+        "agent_spec": agent_spec(run.config),
         "prompt_version": prompt_version(run.config),
         "figures": list(FIGURES),
         "overall": figs["overall"],

@@ -283,7 +283,8 @@ def _config_lines(summary: Mapping[str, Any]) -> list[str]:
     sampler = config.get("sampler") or {}
     versions = config.get("versions") or {}
     lines = [
-        f"- agent: `{_md_escape(summary.get('agent_label') or '-')}`",
+        f"- run: `{_md_escape(summary.get('agent_label') or '-')}`",
+        f"- agent: `{_md_escape(summary.get('agent_spec') or summary.get('agent_label') or '-')}`",
         f"- prompt version: `{summary.get('prompt_version') or '-'}`",
         "- frames: " + _md_escape(describe_sampler(sampler)),
         f"- embedder: `{summary.get('embedder') or config.get('embedder') or '-'}`",
