@@ -43,6 +43,7 @@ from .rundir import (
     PREDICTIONS_FILE,
     REPORT_HTML,
     REPORT_MD,
+    SAMPLES_FILE,
     SCORES_FILE,
     SUMMARY_FILE,
     PredictionWriter,
@@ -443,7 +444,14 @@ def _prepare_folder(
             write_config(out, {**old, "label": config.label})  # a name, not part of the result
         return recover_predictions(out / PREDICTIONS_FILE)
     if config.overwrite and out.exists():
-        for name in (PREDICTIONS_FILE, SUMMARY_FILE, SCORES_FILE, REPORT_MD, REPORT_HTML):
+        for name in (
+            PREDICTIONS_FILE,
+            SUMMARY_FILE,
+            SCORES_FILE,
+            SAMPLES_FILE,
+            REPORT_MD,
+            REPORT_HTML,
+        ):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, run_config)

@@ -6,6 +6,8 @@ with :mod:`visualact_env.metric`, adds bootstrap confidence intervals and a thre
 :mod:`visualact_env.stats`, and writes:
 
 * ``scores.jsonl``: one line per scored (video, sample) with its figures and matched pairs;
+* ``samples.jsonl``: one joined line per (video, sample) of every sample: annotations,
+  proposals, raw text and parse diagnostics, pairs with texts, near misses (:mod:`.samples`);
 * ``summary.json``: overall and per-scenario figures (the names of ``visualact score --json``),
   ``overall_ci``, counts of videos scored / failed / missing, the failures with their errors,
   the tau sweep, the APL confusion of matched pairs and the run's config;
@@ -35,6 +37,7 @@ from ..rundir import (
     PREDICTIONS_FILE,
     REPORT_HTML,
     REPORT_MD,
+    SAMPLES_FILE,
     SCORES_FILE,
     SUMMARY_FILE,
     load_config,
@@ -406,6 +409,15 @@ def _frames_or_note(path: Path, sampler: Mapping[str, Any] | None) -> tuple[list
         return [], f"frames could not be read: {e}"
 
 
+def joined_rows(run: Run, scorer: Any, reports: Mapping[int, Any]) -> list[dict[str, Any]]:
+    """The ``samples.jsonl`` lines of every sample the run asked for or recorded."""
+    from .samples import sample_rows
+
+    recorded = [int(p.extra.get("sample", 0) or 0) for p in run.predictions]
+    samples = max(int(run.config.get("samples") or 1), max(recorded, default=0) + 1)
+    return sample_rows(run.benchmark, run.predictions, scorer, samples, reports)
+
+
 # --------------------------------------------------------------------------------------------
 # the entry point
 
@@ -453,7 +465,7 @@ def _write_reports(
     from .tables import render_run_markdown
 
     scorer = scorer if scorer is not None else make_scorer(run.config)
-    report = score_predictions(run.benchmark, run.predictions, scorer)
+    report = score_predictions(run.benchmark, run.predictions, scorer, keep_similarity=True)
     rows = video_score_rows(report)
     ci = bootstrap(report, n_resamples, seed)
     sweep = tau_sweep_rows(run.benchmark, run.predictions, scorer)
@@ -461,6 +473,7 @@ def _write_reports(
         run, report, rows, scorer=scorer, ci=ci, sweep=sweep, n_resamples=n_resamples, seed=seed
     )
     write_jsonl(out / SCORES_FILE, rows)
+    write_jsonl(out / SAMPLES_FILE, joined_rows(run, scorer, {report.sample: report}))
     write_summary(out, summary)
     images: dict[str, bytes] = {}
     if plots:
