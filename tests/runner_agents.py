@@ -92,3 +92,26 @@ class FrameRecorder(Agent):
 
     def config(self):
         return {"spec": self.spec, "deterministic": True}
+
+
+class ProseAgent(SlowEchoAgent):
+    """Answers in prose the parser cannot read for every other video (by sorted id), and as a
+    JSON list for the others: an honest mix of parseable and unparseable answers."""
+
+    def __init__(self, arg=None, **kw):
+        super().__init__(arg, delay=0.0, **kw)
+        self.spec = "py:runner_agents:ProseAgent"
+        self._order: dict[str, int] = {}
+
+    def setup(self, benchmark, sampler):
+        super().setup(benchmark, sampler)
+        self._order = {vid: i for i, vid in enumerate(sorted(self._truth))}
+
+    def act(self, observation, info):
+        from visualact_env.agent import output_from_text
+
+        vid = info["video_id"]
+        if self._order[vid] % 2:
+            return output_from_text(f"I'm sorry <b>{vid}</b>, I cannot tell what to do here.")
+        texts = [a.text for a in self._truth[vid][:1]]
+        return output_from_text('[{"action": "' + texts[0] + '", "apl": 2}]')

@@ -253,12 +253,22 @@ class Task:
 
 
 class Progress:
-    """A tqdm bar with throughput, ETA and failures on a terminal; quiet lines otherwise."""
+    """A tqdm bar on a terminal (nothing otherwise) counting answers, one per (video, sample),
+    with the failed and unparseable ones among them."""
 
-    def __init__(self, total: int, initial: int, enabled: bool | None, stream: Any = None):
+    def __init__(
+        self,
+        total: int,
+        initial: int,
+        enabled: bool | None,
+        stream: Any = None,
+        *,
+        samples: int = 1,
+    ):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.failed = 0
+        self.unparsed = 0
         self.done = initial
         self.total = total
         self._bar = None
@@ -266,15 +276,22 @@ class Progress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
-                total=total, initial=initial, unit="video", file=self.stream, dynamic_ncols=True
+                total=total,
+                initial=initial,
+                unit="video" if samples == 1 else "answer",
+                desc=None if samples == 1 else f"{total // samples} videos x {samples} samples",
+                file=self.stream,
+                dynamic_ncols=True,
             )
+            self._bar.set_postfix(failed=0, unparsed=0, refresh=False)
 
-    def update(self, failed: bool) -> None:
+    def update(self, failed: bool, unparsed: bool = False) -> None:
         self.done += 1
         self.failed += int(failed)
+        self.unparsed += int(unparsed)
         if self._bar is not None:
+            self._bar.set_postfix(failed=self.failed, unparsed=self.unparsed, refresh=False)
             self._bar.update(1)
-            self._bar.set_postfix(failed=self.failed, refresh=False)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -527,7 +544,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
                 log(
                     f"running {config.agent} on {benchmark.name} ({len(records)} videos x {config.samples} samples) -> {out}"
                 )
-            progress = Progress(total, total - len(tasks), config.progress)
+            progress = Progress(total, total - len(tasks), config.progress, samples=config.samples)
             writer = PredictionWriter(out / PREDICTIONS_FILE)
             failures: list[str] = []
 
@@ -535,7 +552,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
                 writer.write(_record(task, output, latency))
                 if output.failed:
                     failures.append(f"{task.record.video_id}: {output.error}")
-                progress.update(output.failed)
+                progress.update(output.failed, bool(getattr(output, "parse_error", None)))
 
             try:
                 if _is_async(agent):

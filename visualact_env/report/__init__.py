@@ -66,13 +66,10 @@ def format_run_summary(summary: dict) -> str:
     if ci_parts:
         lines.append("95% bootstrap CI: " + ", ".join(ci_parts))
     lines.append(
-        f"{counts.get('scored', 0)} scored, {counts.get('failed', 0)} failed, "
-        f"{counts.get('missing', 0)} missing of {counts.get('videos', 0)} videos"
-        + (
-            f" ({counts['unparsed']} answers unparseable, scored as empty)"
-            if counts.get("unparsed")
-            else ""
-        )
+        f"{counts.get('scored', 0)} scored, {counts.get('unparsed', 0)} unparseable, "
+        f"{counts.get('failed', 0)} failed, {counts.get('missing', 0)} missing of "
+        f"{counts.get('videos', 0)} videos"
+        + (" (unparseable answers are scored as empty)" if counts.get("unparsed") else "")
     )
     for f in (summary.get("failures") or [])[:10]:
         lines.append(f"  failed {f['video_id']}: {f['error']}")

@@ -136,6 +136,13 @@ font-weight:650;vertical-align:1px}
 .empty{color:#98a2b3;font-style:italic}
 .legend{font-size:12px;color:var(--muted);margin:-4px 0 10px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin:0 4px 0 10px;vertical-align:-1px}
+details.answer{border-top:1px solid var(--line);padding:6px 14px;font-size:12.5px}
+details.answer summary{cursor:pointer;color:var(--muted)}
+pre.raw{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f7f9;border-radius:6px;
+padding:8px 10px;margin:6px 0;max-height:320px;overflow:auto;font-size:12px}
+ul.diag{margin:4px 0;padding-left:18px;color:#475467;font-family:ui-monospace,SFMono-Regular,
+Menlo,monospace;font-size:11.5px}
+.card.unparsed{border-color:#f3d49b}
 footer{margin-top:30px;font-size:12px;color:var(--muted)}
 """
 
@@ -390,7 +397,11 @@ def _tiles(summary: Mapping[str, Any]) -> str:
 def _counts(summary: Mapping[str, Any]) -> str:
     c = summary.get("counts") or {}
     pills = [f'<span class="pill ok">{c.get("scored", 0)} scored</span>']
-    failed, missing = c.get("failed", 0), c.get("missing", 0)
+    failed, missing, unparsed = c.get("failed", 0), c.get("missing", 0), c.get("unparsed", 0)
+    pills.append(
+        f'<span class="pill {"warn" if unparsed else ""}" title="answers the parser could not '
+        f'read, scored as empty (counted among the scored)">{unparsed} unparseable</span>'
+    )
     pills.append(f'<span class="pill {"bad" if failed else ""}">{failed} failed</span>')
     pills.append(f'<span class="pill {"warn" if missing else ""}">{missing} missing</span>')
     pills.append(f'<span class="pill">{c.get("videos", 0)} videos</span>')
@@ -524,9 +535,36 @@ def video_card(entry: Mapping[str, Any]) -> str:
             '<div class="note warn"><b>Missing:</b> no prediction for this video '
             "(scored as an empty answer)</div>"
         )
+    if entry.get("parse_error"):
+        notes.append(
+            '<div class="note warn"><b>Unparseable answer:</b> '
+            f"{esc(entry['parse_error'])} (scored as an empty answer)</div>"
+        )
     return (
-        f'<article class="card {esc(status)}" {attrs}>{header}{strip}{"".join(notes)}'
-        f"{_pair_rows(entry)}</article>"
+        f'<article class="card {esc(status)}{" unparsed" if entry.get("parse_error") else ""}" '
+        f"{attrs}>{header}{strip}{''.join(notes)}{_pair_rows(entry)}{_raw_answer(entry)}</article>"
+    )
+
+
+def _raw_answer(entry: Mapping[str, Any]) -> str:
+    """The model's raw text and the parser's diagnostics, folded (open when unparseable)."""
+    raw = entry.get("raw_text")
+    diagnostics = entry.get("diagnostics") or []
+    if raw is None and not diagnostics:
+        return ""
+    items = "".join(f"<li>{esc(d)}</li>" for d in diagnostics)
+    diag = f'<ul class="diag">{items}</ul>' if items else ""
+    text = (
+        f'<pre class="raw">{esc(raw)}</pre>'
+        if raw
+        else '<p class="empty">no text (empty answer)</p>'
+        if raw is not None
+        else ""
+    )
+    open_attr = " open" if entry.get("parse_error") else ""
+    return (
+        f'<details class="answer"{open_attr}><summary>Raw answer and parse diagnostics'
+        f"</summary>{text}{diag}</details>"
     )
 
 

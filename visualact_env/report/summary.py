@@ -393,9 +393,31 @@ def video_entries(
                 "pred": [a.to_dict() for a in pred.actions] if pred is not None else [],
                 "frames": urls,
                 "frames_error": note,
+                **answer_details(pred),
             }
         )
     return entries
+
+
+MAX_RAW_CHARS = 4000
+"""Raw answers longer than this are cut in the report cards (the record keeps them whole)."""
+
+
+def answer_details(pred: Prediction | None) -> dict[str, Any]:
+    """What the model said and what the parser made of it: ``raw_text`` (cut at
+    :data:`MAX_RAW_CHARS`), ``parse_error`` (an unparseable answer) and ``diagnostics``."""
+    if pred is None:
+        return {"raw_text": None, "parse_error": None, "diagnostics": []}
+    raw = pred.extra.get("raw_text")
+    raw = str(raw) if raw is not None else None
+    if raw is not None and len(raw) > MAX_RAW_CHARS:
+        raw = raw[:MAX_RAW_CHARS] + f"\u2026 [{len(raw) - MAX_RAW_CHARS} more characters]"
+    diagnostics = pred.extra.get("diagnostics") or []
+    return {
+        "raw_text": raw,
+        "parse_error": pred.extra.get("parse_error"),
+        "diagnostics": [str(d) for d in diagnostics] if isinstance(diagnostics, list) else [],
+    }
 
 
 def _frames_or_note(path: Path, sampler: Mapping[str, Any] | None) -> tuple[list[str], str | None]:

@@ -346,9 +346,10 @@ def render_run_markdown(summary: Mapping[str, Any]) -> str:
     parts += [
         "---",
         "",
-        f"**{counts.get('scored', 0)} scored, {counts.get('failed', 0)} failed, "
-        f"{counts.get('missing', 0)} missing** of {counts.get('videos', 0)} videos "
-        "(failed and missing videos are scored as empty answers).",
+        f"**{counts.get('scored', 0)} scored, {counts.get('unparsed', 0)} unparseable, "
+        f"{counts.get('failed', 0)} failed, {counts.get('missing', 0)} missing** of "
+        f"{counts.get('videos', 0)} videos (unparseable answers count among the scored; they, "
+        "failed and missing videos are scored as empty answers).",
         "",
     ]
     for f in failures:
