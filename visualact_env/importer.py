@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .clip_index import VIDEO_EXTENSIONS, ClipIndex
 from .import_fields import (
     TARGETS,
@@ -576,34 +577,30 @@ def _write_validated(target: Path, records: list[dict[str, Any]], check_videos: 
 
 
 def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise DataError([Problem(str(path), None, None, "file not found")])
+    """The release file: one JSON document, or JSON Lines (a plausible release format too).
+
+    Read through :mod:`visualact_env.jsonio`, so hostile nesting, lone surrogates, non-UTF-8
+    bytes and oversized files are a :class:`DataError` naming the file and line.
+    """
     try:
-        text = path.read_text("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(
-            [Problem(str(path), None, None, f"not UTF-8 text (byte {e.start})")]
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        # JSON Lines is a plausible release format too: one record per line.
-        rows = _try_jsonl(text)
-        if rows is not None:
-            return rows
-        raise DataError(
-            [Problem(str(path), e.lineno, None, f"invalid JSON ({e.msg} at column {e.colno})")]
-        ) from None
+        return jsonio.read_json(path, what="release JSON")
+    except DataError:
+        rows = _jsonl_rows(path)
+        if rows is None:
+            raise
+        return rows
 
 
-def _try_jsonl(text: str) -> list[Any] | None:
+def _jsonl_rows(path: Path) -> list[Any] | None:
+    """The records of a JSON Lines file; None when the file is not one (its first line is not
+    a JSON document); a :class:`DataError` naming the line when a later line is unreadable."""
     rows = []
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+    for line, value, problem in jsonio.iter_jsonl(path):
+        if problem is not None:
+            if not rows:
                 return None
+            raise DataError([Problem(str(path), line, None, problem)])
+        rows.append(value)
     return rows or None
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .loading import DataError, Problem
 from .records import APL_MEANINGS
 
@@ -258,14 +259,7 @@ def load_prompt(
 
 def _load_json_prompt(path: Path) -> PromptTemplate:
     file = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(
-            [Problem(file, e.lineno, None, f"invalid JSON ({e.msg} at column {e.colno})")]
-        ) from e
-    except UnicodeDecodeError as e:
-        raise DataError([Problem(file, None, None, f"not UTF-8 text ({e.reason})")]) from e
+    data = jsonio.read_json(path, what="prompt")
     if not isinstance(data, dict):
         raise DataError([Problem(file, 1, None, "a prompt file must hold a JSON object")])
     problems: list[Problem] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import re
 import sys
 import time
@@ -51,6 +50,7 @@ from .rundir import (
     check_shard,
     config_mismatch,
     identity,
+    load_config,
     normalize_scenarios,
     order_predictions,
     parse_shard,
@@ -449,7 +449,7 @@ def _prepare_folder(
             raise RunError(
                 f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it"
             )
-        old = json.loads(config_path.read_text(encoding="utf-8"))
+        old = load_config(out)
         diffs = config_mismatch(old, run_config)
         if diffs:
             raise RunError(

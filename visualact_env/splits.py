@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from . import jsonio
 from .cache import atomic_write_text
+from .errors import DataError, Problem
 from .records import Benchmark, VideoRecord
 
 SPLIT_FILE = "split.json"
@@ -177,10 +179,10 @@ def trained_on(checkpoint: str | os.PathLike[str]) -> list[str] | None:
     path = Path(checkpoint) / TRAINED_ON_FILE
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = jsonio.read_json(path, what="training record")
     ids = data.get("video_ids") if isinstance(data, dict) else None
     if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
-        raise ValueError(f"{path}: field video_ids must be a list of strings")
+        raise DataError([Problem(str(path), None, "video_ids", "must be a list of strings")])
     return ids
 
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import jsonio
 from ..cache import atomic_write_text
 from . import require_train_extra
 from .options import TrainingOptions, lora_config, resume_point, save_trained, trainer_arguments
@@ -133,7 +134,7 @@ def train_mpo(config: MPOConfig) -> Path:
 
 def _pairs_meta(config: MPOConfig) -> dict[str, Any] | None:
     path = Path(config.pairs) / "pairs.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return jsonio.read_json(path, what="pairs record") if path.is_file() else None
 
 
 def _write_record(out: Path, config: MPOConfig, train: Any, trainer: Any, result: Any) -> None:

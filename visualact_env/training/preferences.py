@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import jsonio
 from ..cache import atomic_write_text
 from ..records import Benchmark, VideoRecord
 
@@ -226,7 +227,7 @@ def build_preference_dataset(
     from .rollouts import REWARDS_META, load_rollouts
 
     rollouts, run_config, benchmark = load_rollouts(rollouts_dir)
-    meta = json.loads((Path(rollouts_dir) / REWARDS_META).read_text(encoding="utf-8"))
+    meta = jsonio.read_json(Path(rollouts_dir) / REWARDS_META, what="rewards record")
     reward = reward or meta["reward"]
     prompt = run_prompt(run_config)
     candidates = candidates_from_rollouts(rollouts)
