@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -85,6 +87,42 @@ def test_run_folder_is_resumable_and_torn_lines_are_dropped(demo, tmp_path):
     with pytest.raises(StudyError, match="other settings"):
         _study(demo, tmp_path, limit=3).start("p1", "sampled")
     assert study.run_dir("p1", "full-clip").name == "human-p1-full-clip"
+
+
+def test_another_writer_blocks_submissions_and_shows_running(demo, tmp_path):
+    """While another process holds the run folder's lock, a submission is refused and nothing
+    is written; the run browser lists the folder as running, and not once that process is gone
+    (its lock file left behind)."""
+    from visualact_env.rundir import RunError
+    from visualact_env.web.runs import list_runs
+
+    study = _study(demo, tmp_path)
+    run_dir = study.start("p2", "sampled")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from visualact_env.runlock import RunLock\n"
+            "with RunLock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        action = {"text": "call for help", "apl": 4, "proactive": False}
+        with pytest.raises(RunError, match="in use by another process"):
+            study.submit(run_dir, 1, [action], client_ms=None)
+        assert not (run_dir / "predictions.jsonl").exists()
+        assert [e.status for e in list_runs(tmp_path)] == ["running"]
+    finally:
+        holder.kill()
+        holder.wait()
+    (run_dir / ".lock").write_text(f"{holder.pid}\n")  # as a killed holder leaves it
+    assert [e.status for e in list_runs(tmp_path)] == ["incomplete"]
+    study.submit(run_dir, 1, [action], client_ms=None)
+    assert study.next_position(run_dir) == 2
 
 
 def test_concurrent_annotators_and_tabs_lose_nothing(demo, tmp_path):

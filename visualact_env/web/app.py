@@ -12,7 +12,6 @@ headers) are in :mod:`.security`.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 from collections.abc import Mapping
@@ -219,7 +218,7 @@ async def study_start(request: Request) -> Response:
     if not errors:
         try:
             await run_in_threadpool(state.study.start, pid, condition)
-        except StudyError as e:
+        except (StudyError, RunError) as e:
             errors["participant"] = str(e)
     if errors:
         values = {"participant": pid, "condition": condition}
@@ -319,11 +318,16 @@ async def study_submit(request: Request) -> Response:
             request, state, pid, condition, clip, rows, errors, 400, none_checked=none_checked
         )
     client_ms = _int_or_none(form.get("client_ms"))
-    # submitted twice (another tab, a double click): the first answer stands
-    with contextlib.suppress(StudyError):
+    try:
         await run_in_threadpool(
             state.study.submit, ctx["run_dir"], position, parsed.actions, client_ms=client_ms
         )
+    except StudyError:
+        pass  # submitted twice (another tab, a double click): the first answer stands
+    except RunError as e:  # another process writes the folder: nothing was written
+        errors = {"form": f"not saved, please submit again: {e}"}
+        rows = forms.padded(parsed.rows, 1)
+        return _clip_page(request, state, pid, condition, clip, rows, errors, 409)
     return RedirectResponse(_study_url(pid, condition), status_code=303)
 
 
@@ -372,7 +376,10 @@ async def study_done(request: Request) -> Response:
     position = await run_in_threadpool(state.study.next_position, run_dir)
     if position is not None:
         return RedirectResponse(_study_url(pid, condition), status_code=303)
-    summary = await run_in_threadpool(_study_summary, state.study, run_dir)
+    try:
+        summary = await run_in_threadpool(_study_summary, state.study, run_dir)
+    except RunError as e:
+        raise HTTPException(409, f"your answers are saved; the score is not ready: {e}") from e
     rid = None
     if "runs" in state.parts:
         try:

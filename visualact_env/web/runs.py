@@ -9,7 +9,6 @@ state of its predictions file.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -20,7 +19,6 @@ from typing import Any
 from ..errors import DataError
 from ..rundir import (
     CONFIG_FILE,
-    LOCK_FILE,
     PREDICTIONS_FILE,
     REPORT_HTML,
     RunError,
@@ -73,20 +71,21 @@ def _count_lines(path: Path) -> int:
 
 
 def _locked(path: Path) -> bool:
-    """True when another process holds the run's lock file (a writer is running)."""
-    lock = path / LOCK_FILE
-    if not lock.exists():
+    """True when a live process holds the run's lock (:mod:`visualact_env.runlock`): read from
+    the pid in the lock file, without taking the lock (a probe could refuse a starting writer).
+    A lock file left by a killed process names a dead pid and does not count."""
+    from ..runlock import lock_holder
+
+    pid = lock_holder(path)
+    if pid is None or pid <= 0:
         return False
     try:
-        with open(lock, "rb") as f:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-    except OSError:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def run_status(path: Path, config: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str:

@@ -10,7 +10,9 @@ Answers go to an ordinary run folder, ``<runs>/human-<participant>[-full-clip]``
 ``human:<participant>``) plus a ``human`` block (participant, condition, what was shown, the
 clip order), and each submission is one ``predictions.jsonl`` record appended and fsynced by
 :class:`~visualact_env.rundir.PredictionWriter`, with the seconds spent on the clip as
-``latency_s``. A torn last line (a crash mid-write) is dropped on the next read
+``latency_s``. Each write holds the folder's :class:`~visualact_env.runlock.RunLock`: while
+another process writes there (``visualact report`` on it, say) a submission is refused with a
+message and can be sent again; nothing interleaves. A torn last line (a crash mid-write) is dropped on the next read
 (:func:`~visualact_env.rundir.recover_predictions`), so a submission is fully written or not at
 all. ``visualact report``, ``score`` and ``compare`` read the folder like any model's run.
 """
@@ -193,9 +195,11 @@ class Study:
 
     def start(self, participant: str, condition: str) -> Path:
         """Create the participant's run folder, or check an existing one fits this study."""
+        from ..runlock import RunLock
+
         run_dir = self.run_dir(participant, condition)
-        with self.lock(run_dir):
-            config = self.build_config(participant, condition)
+        config = self.build_config(participant, condition)
+        with self.lock(run_dir), RunLock(run_dir):
             if (run_dir / CONFIG_FILE).is_file():
                 old = load_config(run_dir)
                 diffs = config_mismatch(old, config)
@@ -261,9 +265,11 @@ class Study:
         (survives reloads; restarts at a server restart), ``client_active_s`` the browser's
         count of visible time when it sent one.
         """
+        from ..runlock import RunLock
+
         clip = self.clip(run_dir, position)
         vid = clip.record.video_id
-        with self.lock(run_dir):
+        with self.lock(run_dir), RunLock(run_dir):
             done = {r["video_id"] for r in recover_predictions(run_dir / PREDICTIONS_FILE)}
             if vid in done:
                 raise StudyError(f"clip {position} was already submitted")
@@ -290,7 +296,8 @@ class Study:
         """Write the run's reports (summary, tables, HTML) and return the summary."""
         from ..report import write_reports
         from ..rundir import order_predictions
+        from ..runlock import RunLock
 
-        with self.lock(run_dir):
+        with self.lock(run_dir), RunLock(run_dir):
             order_predictions(run_dir / PREDICTIONS_FILE, self.records)
             return write_reports(run_dir, n_resamples=1000)
