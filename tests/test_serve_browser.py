@@ -176,6 +176,15 @@ def _shot(page, name: str) -> None:
         (Path(SCREENSHOTS) / name).write_bytes(png)
 
 
+def _unlabelled(page) -> list[str]:
+    """Names of the page's inputs without a label (every input needs a visible one)."""
+    return page.evaluate(
+        "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(e => !e.labels || e.labels.length === 0 || !e.labels[0].innerText.trim())"
+        ".map(e => e.name || e.id)"
+    )
+
+
 def _no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
@@ -217,6 +226,7 @@ def test_participant_completes_the_study(site, browser, capsys):
     for title in SCENARIO_TITLES.values():
         assert title not in content
     assert _no_horizontal_scroll(page)
+    assert _unlabelled(page) == []
     _shot(page, "serve-study-clip.png")
 
     # an invalid submission: text without APL or kind -> the loader's messages at the fields
@@ -350,6 +360,7 @@ def test_two_annotators_at_once(site, browser, capsys):
         page.click("button[value=save]")
         assert page.locator("p.ok[role=status]").is_visible()
     assert page_b.locator("ol.frames img").count() == 8
+    assert _unlabelled(page_b) == []
     page_b.wait_for_function(
         "[...document.querySelectorAll('ol.frames img')].every(i => i.complete && i.naturalWidth > 0)"
     )

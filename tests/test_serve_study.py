@@ -14,6 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from visualact_env.agreement import agreement_markdown, find_human_runs, human_agreement
+from visualact_env.cli import main
 from visualact_env.frames import SamplerConfig
 from visualact_env.loading import parse_annotations
 from visualact_env.report import write_reports
@@ -181,7 +182,7 @@ def _human_run(study: Study, pid: str, answers: dict[str, list[dict]]) -> Path:
     return run_dir
 
 
-def test_human_agreement_table(demo, tmp_path, scorer):
+def test_human_agreement_table(demo, tmp_path, scorer, capsys):
     study = _study(demo, tmp_path, limit=4)
     records = select_videos(demo, (), 4)
     truth = {r.video_id: [a.to_dict() for a in r.actions] for r in records}
@@ -208,9 +209,15 @@ def test_human_agreement_table(demo, tmp_path, scorer):
     assert pairs[("human:copy", "human:off")]["videos"] == 2
     text = agreement_markdown(result)
     assert "| human:copy | human:half | 4 |" in text
-    # the runs are ordinary runs: the report reads them
+    # the runs are ordinary runs: the report reads them, compare adds the agreement tables
     summary = write_reports(runs[0], n_resamples=50, html=False, plots=False)
     assert summary["overall"]["f1"] == pytest.approx(1.0)
+    capsys.readouterr()
+    out = tmp_path / "compare"
+    assert main(["compare", *map(str, runs[:2]), "--resamples", "100", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "## Human agreement" in printed and "| human:copy | human:half | 4 |" in printed
+    assert "| human:copy | human:half | 4 |" in (out / "human-agreement.md").read_text()
 
 
 def test_agreement_page_and_guarded_save(demo, tmp_path, scorer):

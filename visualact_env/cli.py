@@ -58,6 +58,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "report": ("visualact report runs/gpt-4o",),
     "merge": ("visualact merge runs/part1 runs/part2 --out runs/full",),
     "sweep": ("visualact sweep --agent retrieval --frames 2,4,8 --out runs/sweep",),
+    "serve": (
+        "visualact serve --data demo --limit 12 --parts study",
+        "visualact serve --runs runs --annotate clips --host 0.0.0.0 --port 8765",
+    ),
     "train": ("visualact train rollouts --agent hf:tiny --samples 4 --out runs/rollouts",),
     "train rollouts": (
         "visualact train rollouts --agent hf:/models/base --samples 4 --temperature 0.7 "

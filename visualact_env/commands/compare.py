@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     except (CompareError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    agreement = _human_agreement(args)
+    if agreement is not None:
+        result["human_agreement"] = agreement
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -67,4 +70,32 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             for kind in ("md", "html", "png"):
                 print(f"{paths[kind]}")
+    if agreement is not None:
+        _show_agreement(agreement, args)
     return 0
+
+
+def _human_agreement(args: argparse.Namespace) -> dict | None:
+    """With two or more human runs (``visualact serve``'s study) on the same data among the
+    compared runs: each against the ground truth and against each other."""
+    from ..agreement import human_agreement, is_human_run
+    from ..rundir import load_config
+
+    humans = [d for d in args.runs if is_human_run(load_config(d))]
+    if len(humans) < 2 or args.allow_different_data:
+        return None
+    return human_agreement(humans, n_resamples=args.resamples, seed=args.seed)
+
+
+def _show_agreement(agreement: dict, args: argparse.Namespace) -> None:
+    from ..agreement import agreement_markdown
+    from ..cache import atomic_write_text
+
+    text = agreement_markdown(agreement)
+    if not args.json:
+        print()
+        print(text)
+    if args.out:
+        path = atomic_write_text(Path(args.out) / "human-agreement.md", text)
+        if not args.json:
+            print(path)

@@ -29,10 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
             "(reports, video by video, comparisons, human agreement). Binds 127.0.0.1 unless "
             "--host says otherwise; then an access token is required. See docs/serve.md."
         ),
-        epilog=(
-            "example: visualact serve --data demo --limit 12 --parts study   "
-            "(a 12-clip human study, nothing else reachable)"
-        ),
     )
     add_dataclass_arguments(p, ServeConfig)
     p.set_defaults(func=run)

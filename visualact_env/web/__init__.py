@@ -15,8 +15,8 @@ from .config import ServeConfig
 __all__ = ["ServeConfig", "create_app"]
 
 
-def create_app(*args: Any, **kwargs: Any) -> Any:
+def create_app(config: ServeConfig, *, token: str | None = None) -> Any:
     """Build the ASGI app (see :func:`visualact_env.web.app.create_app`)."""
     from .app import create_app as build
 
-    return build(*args, **kwargs)
+    return build(config, token=token)
