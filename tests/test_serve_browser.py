@@ -167,9 +167,9 @@ def _page(browser, width: int = 1280, height: int = 720):
     return context, page, log
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, name: str, full_page: bool = False) -> None:
     """A screenshot (checked non-trivial), kept in $VISUALACT_SCREENSHOTS_DIR when set."""
-    png = page.screenshot(full_page=False)
+    png = page.screenshot(full_page=full_page)
     assert len(png) > 5_000
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
@@ -237,7 +237,7 @@ def test_participant_completes_the_study(site, browser, capsys):
     assert page.locator("#err-pro-0").is_visible()
     assert page.get_attribute("fieldset.apl", "aria-invalid") == "true"
     assert page.input_value("#text-0") == "Brake and stop before the crosswalk."
-    _shot(page, "serve-study-error.png")
+    _shot(page, "serve-study-error.png", full_page=True)
 
     # fixed by keyboard alone: Tab to the APL, press 4; Tab to the kind, press P
     page.focus("#text-0")
@@ -364,7 +364,7 @@ def test_two_annotators_at_once(site, browser, capsys):
     page_b.wait_for_function(
         "[...document.querySelectorAll('ol.frames img')].every(i => i.complete && i.naturalWidth > 0)"
     )
-    _shot(page_b, "serve-annotate.png")
+    _shot(page_b, "serve-annotate.png", full_page=True)
     ctx_a.close()
     ctx_b.close()
 

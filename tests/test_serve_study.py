@@ -15,7 +15,6 @@ from starlette.testclient import TestClient
 
 from visualact_env.agreement import agreement_markdown, find_human_runs, human_agreement
 from visualact_env.cli import main
-from visualact_env.frames import SamplerConfig
 from visualact_env.loading import parse_annotations
 from visualact_env.report import write_reports
 from visualact_env.rundir import select_videos
@@ -30,7 +29,6 @@ def _study(demo, runs: Path, **kwargs) -> Study:
         demo,
         runs,
         data_spec="demo",
-        sampler=SamplerConfig(),
         tau=0.5,
         embedder=None,
         limit=kwargs.pop("limit", 4),
@@ -38,11 +36,19 @@ def _study(demo, runs: Path, **kwargs) -> Study:
     )
 
 
-def test_default_sampler_is_the_runners():
-    config = ServeConfig()
-    assert SamplerConfig(num_frames=config.frames, rule=config.frame_rule) == SamplerConfig(
-        num_frames=EvalConfig().frames, rule=EvalConfig().frame_rule
-    )
+def test_study_sampler_is_the_runners(demo, tmp_path):
+    """By default a participant sees what `visualact eval` shows a model; frame options mean
+    the same in both commands."""
+    from visualact_env.knobs import sampler_of
+    from visualact_env.runner import eval_sampler
+    from visualact_env.sampler import DEFAULT_SAMPLER
+
+    assert sampler_of(ServeConfig()) == eval_sampler(EvalConfig()) == DEFAULT_SAMPLER
+    assert _study(demo, tmp_path).sampler == DEFAULT_SAMPLER
+    options = {"frames": 4, "frame_size": "native", "frame_rule": "centered"}
+    study = _study(demo, tmp_path, frame_options=options)
+    assert study.sampler == eval_sampler(EvalConfig(**options))
+    assert study.sampler.size is None and study.sampler.num_frames == 4
 
 
 def test_clip_order_is_seeded_per_participant():
@@ -65,7 +71,7 @@ def test_run_folder_is_resumable_and_torn_lines_are_dropped(demo, tmp_path):
     run_dir = study.start("p1", "sampled")
     config = json.loads((run_dir / "config.json").read_text())
     assert config["agent"]["spec"] == "human:p1"
-    assert config["sampler"] == SamplerConfig().to_dict()
+    assert config["sampler"] == study.sampler.to_dict()
     assert config["selection"]["limit"] == 4
     order = config["human"]["order"]
     assert sorted(order) == sorted(r.video_id for r in select_videos(demo, (), 4))

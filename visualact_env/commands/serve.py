@@ -64,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
     token = config.token
     if token is None and not is_loopback(config.host):
         token = new_token()
+    from ..rundir import RunError
+
     try:
         app = create_app(config, token=token)
-    except ValueError as e:
+    except (ValueError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:

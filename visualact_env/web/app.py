@@ -54,6 +54,9 @@ PARTS: tuple[str, ...] = ("study", "annotate", "runs")
 MAX_BODY = 1 << 20
 """Largest request body accepted (1 MiB: forms only, no uploads)."""
 
+FRAME_OPTIONS = ("frames", "frame_size", "frame_rule", "fps", "max_frames", "max_pixels")
+"""The study's frame knobs (the same fields as ``visualact eval``'s)."""
+
 COMPARE_FIGURES = {"f1": "F1", "weighted_f1": "Weighted F1", "scale_score": "Scale score"}
 
 
@@ -136,6 +139,17 @@ def _png(frame: Any) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(frame).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
+
+
+def _frame_count(path: Path, sampler: Any) -> int:
+    """How many frames the sampler gives for a clip (decodes once; the frames are cached on
+    disk, so the images that follow are cheap). 0 when the clip cannot be read."""
+    from ..frames import FrameError, sample_frames
+
+    try:
+        return len(sample_frames(path, sampler))
+    except (FrameError, OSError, ValueError):
+        return 0
 
 
 def _frame_png(path: Path, sampler: Any, index: int) -> bytes:
@@ -258,10 +272,10 @@ async def study_clip(request: Request) -> Response:
     if ctx["clip"].answered:
         return RedirectResponse(_study_url(pid, condition), status_code=303)
     state.study.shown(ctx["run_dir"], ctx["clip"].record.video_id)
-    return _clip_page(request, state, pid, condition, ctx["clip"], forms.padded([], 1), {})
+    return await _clip_page(request, state, pid, condition, ctx["clip"], forms.padded([], 1), {})
 
 
-def _clip_page(
+async def _clip_page(
     request: Request,
     state: AppState,
     pid: str,
@@ -274,6 +288,9 @@ def _clip_page(
 ) -> Response:
     assert state.study is not None
     base = _study_url(pid, condition, f"/clip/{clip.position}")
+    count = 0
+    if condition == "sampled":
+        count = await run_in_threadpool(_frame_count, clip.record.path, state.study.sampler)
     return render(
         request,
         "study_clip.html",
@@ -284,7 +301,7 @@ def _clip_page(
         rows=rows,
         errors=errors,
         none_checked=none_checked,
-        frames=[f"{base}/frame/{i}.png" for i in range(state.study.sampler.num_frames)],
+        frames=[f"{base}/frame/{i}.png" for i in range(count)],
         video_url=f"{base}/video",
         action_url=base,
     )
@@ -304,7 +321,9 @@ async def study_submit(request: Request) -> Response:
     none_checked = form.get("none") == "on"
     if form.get("op") == "add":
         rows = forms.padded(parsed.rows, 1, extra=1)
-        return _clip_page(request, state, pid, condition, clip, rows, {}, none_checked=none_checked)
+        return await _clip_page(
+            request, state, pid, condition, clip, rows, {}, none_checked=none_checked
+        )
     errors = forms.check_rows(parsed) if parsed.actions else {}
     if not parsed.actions and not none_checked:
         errors["form"] = (
@@ -314,7 +333,7 @@ async def study_submit(request: Request) -> Response:
         errors["form"] = "you ticked \u201cNo action is needed\u201d but wrote actions: choose one"
     if errors:
         rows = forms.padded(parsed.rows, 1)
-        return _clip_page(
+        return await _clip_page(
             request, state, pid, condition, clip, rows, errors, 400, none_checked=none_checked
         )
     client_ms = _int_or_none(form.get("client_ms"))
@@ -327,7 +346,7 @@ async def study_submit(request: Request) -> Response:
     except RunError as e:  # another process writes the folder: nothing was written
         errors = {"form": f"not saved, please submit again: {e}"}
         rows = forms.padded(parsed.rows, 1)
-        return _clip_page(request, state, pid, condition, clip, rows, errors, 409)
+        return await _clip_page(request, state, pid, condition, clip, rows, errors, 409)
     return RedirectResponse(_study_url(pid, condition), status_code=303)
 
 
@@ -489,10 +508,12 @@ async def annotate_clip(request: Request) -> Response:
         "scenario": (record or {}).get("scenario") or "",
         "source": (record or {}).get("source") or "",
     }
-    return _annotation_page(request, annotator, clip, values, _annotation_rows(record), {}, [])
+    return await _annotation_page(
+        request, annotator, clip, values, _annotation_rows(record), {}, []
+    )
 
 
-def _annotation_page(
+async def _annotation_page(
     request: Request,
     annotator: str,
     clip: str,
@@ -506,6 +527,7 @@ def _annotation_page(
     state = _state(request)
     clips = state.folder.clips()
     index = clips.index(clip)
+    count = await run_in_threadpool(_frame_count, state.folder.root / clip, state.sampler)
     nxt = clips[index + 1] if index + 1 < len(clips) else None
     return render(
         request,
@@ -522,7 +544,7 @@ def _annotation_page(
         other=other,
         saved=saved,
         file=state.folder.file_for(annotator).name,
-        frames=[f"/annotate/frame?{_query(c=clip, i=k)}" for k in range(state.sampler.num_frames)],
+        frames=[f"/annotate/frame?{_query(c=clip, i=k)}" for k in range(count)],
     )
 
 
@@ -539,7 +561,7 @@ async def annotate_save(request: Request) -> Response:
     }
     if form.get("op") == "add":
         rows = forms.padded(parsed.rows, 1, extra=1)
-        return _annotation_page(request, annotator, clip, values, rows, {}, [])
+        return await _annotation_page(request, annotator, clip, values, rows, {}, [])
     record: dict[str, Any] = {
         "video_id": values["video_id"],
         "video": clip,
@@ -554,14 +576,18 @@ async def annotate_save(request: Request) -> Response:
         errors.setdefault(key, message)
     rows = forms.padded(parsed.rows, 3)
     if errors:
-        return _annotation_page(request, annotator, clip, values, rows, errors, result.other, 400)
+        return await _annotation_page(
+            request, annotator, clip, values, rows, errors, result.other, 400
+        )
     if form.get("op") == "next":
         clips = state.folder.clips()
         index = clips.index(clip)
         if index + 1 < len(clips):
             target = f"/annotate/a/{quote(annotator, safe='')}/clip?{_query(c=clips[index + 1])}"
             return RedirectResponse(target, status_code=303)
-    return _annotation_page(request, annotator, clip, values, rows, {}, result.other, saved=True)
+    return await _annotation_page(
+        request, annotator, clip, values, rows, {}, result.other, saved=True
+    )
 
 
 async def annotate_frame(request: Request) -> Response:
@@ -676,8 +702,9 @@ async def run_video(request: Request) -> Response:
     detail = await run_in_threadpool(video_detail, state.scoring, run, vid)
     ids = list(report.scores)
     i = ids.index(vid)
-    sampler = run.config.get("sampler") or {}
-    n_frames = int(sampler.get("num_frames") or 0)
+    n_frames = await run_in_threadpool(
+        _frame_count, run.benchmark[vid].path, _run_sampler(run.config)
+    )
     from ..report.summary import agent_label
 
     return render(
@@ -696,19 +723,24 @@ async def run_video(request: Request) -> Response:
 async def run_frame(request: Request) -> Response:
     state = _need(request, "runs")
     _, path = _run_path(state, request)
-    from ..frames import SamplerConfig
-
     run, _ = await run_in_threadpool(_load, state, path)
     vid = request.query_params.get("v", "")
-    if vid not in run.benchmark:
-        raise HTTPException(404, "no such video")
-    try:
-        sampler = SamplerConfig.from_dict(dict(run.config.get("sampler") or {}))
-        index = int(request.query_params.get("i", ""))
-    except (TypeError, ValueError) as e:
-        raise HTTPException(404, f"no such frame: {e}") from e
+    index = _int_or_none(request.query_params.get("i"))
+    if vid not in run.benchmark or index is None:
+        raise HTTPException(404, "no such frame")
+    sampler = _run_sampler(run.config)
     png = await run_in_threadpool(_frame_png, run.benchmark[vid].path, sampler, index)
     return Response(png, media_type="image/png", headers=PNG_HEADERS)
+
+
+def _run_sampler(config: Mapping[str, Any]) -> Any:
+    """The sampler a run recorded (404 when its record is unusable)."""
+    from ..frames import SamplerConfig
+
+    try:
+        return SamplerConfig.from_dict(dict(config.get("sampler") or {}))
+    except (TypeError, ValueError) as e:
+        raise HTTPException(404, f"the run's sampler is unusable: {e}") from e
 
 
 async def compare_page(request: Request) -> Response:
@@ -812,7 +844,7 @@ def create_app(config: ServeConfig, *, token: str | None = None) -> Starlette:
             benchmark,
             Path(config.runs),
             data_spec=config.data,
-            sampler=sampler,
+            frame_options={name: getattr(config, name) for name in FRAME_OPTIONS},
             tau=config.tau,
             embedder=config.embedder,
             seed=config.seed,

@@ -1,7 +1,8 @@
 """The options of ``visualact serve``, declared once (the command's flags are generated).
 
-The human study's frame sampler defaults to the runner's (:class:`~visualact_env.runner.EvalConfig`
-``frames`` and ``frame_rule``), so a participant sees what a model run with default options sees.
+The human study's frame options are the runner's own knobs (:mod:`visualact_env.knobs`: the
+same fields, defaults and help as ``visualact eval``), so by default a participant sees what a
+model run with default options sees (:data:`visualact_env.sampler.DEFAULT_SAMPLER`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..knobs import embedder_field, tau_field
-from ..runner import EvalConfig
-
-_EVAL = EvalConfig()
+from ..knobs import (
+    embedder_field,
+    fps_field,
+    frame_rule_field,
+    frame_size_field,
+    frames_field,
+    max_frames_field,
+    max_pixels_field,
+    tau_field,
+)
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 """Hosts that need no access token (only this machine can connect)."""
@@ -62,16 +69,12 @@ class ServeConfig:
             "default_help": "none on 127.0.0.1",
         },
     )
-    frames: int = field(
-        default=_EVAL.frames, metadata={"help": "human study: frames shown per clip"}
-    )
-    frame_rule: str = field(
-        default=_EVAL.frame_rule,
-        metadata={
-            "help": "human study: frame index rule",
-            "choices": ("linspace", "linspace-floor", "centered"),
-        },
-    )
+    frames: int = frames_field()
+    frame_size: tuple[int, int] | str | None = frame_size_field()
+    frame_rule: str = frame_rule_field()
+    fps: float | None = fps_field()
+    max_frames: int | None = max_frames_field()
+    max_pixels: int | None = max_pixels_field()
     scenarios: tuple[str, ...] = field(
         default=(),
         metadata={"help": "human study: only these scenarios", "default_help": "all"},

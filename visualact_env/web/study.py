@@ -23,7 +23,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,7 @@ class Study:
         runs_root: Path,
         *,
         data_spec: str,
-        sampler: Any,
+        frame_options: Mapping[str, Any] | None = None,
         tau: float,
         embedder: str | None,
         seed: int = 0,
@@ -122,7 +122,7 @@ class Study:
         self.benchmark = benchmark
         self.runs_root = Path(runs_root)
         self.data_spec = data_spec
-        self.sampler = sampler
+        self.frame_options = dict(frame_options or {})
         self.tau = tau
         self.embedder = embedder
         self.seed = seed
@@ -133,6 +133,11 @@ class Study:
         self._guard = threading.Lock()
         self._shown: dict[tuple[Path, str], float] = {}
         self._embedder_id: str | None = None
+        from ..runner import eval_sampler
+
+        self.sampler = eval_sampler(self._eval_config("-"))
+        """The frame sampler: the runner's, built from the same options (``RunError`` when they
+        do not combine)."""
 
     # -- folders and configs ---------------------------------------------------------------
 
@@ -154,9 +159,7 @@ class Study:
         return EvalConfig(
             agent=f"human:{participant}",
             data=self.data_spec,
-            frames=self.sampler.num_frames,
-            frame_rule=self.sampler.rule,
-            frame_size=self.sampler.size,
+            **self.frame_options,
             scenarios=self.scenarios,
             limit=self.limit,
             seed=self.seed,
@@ -177,8 +180,7 @@ class Study:
             self._eval_config(participant), self.benchmark, agent, self.sampler, self._embedder_id
         )
         shown = (
-            f"{self.sampler.num_frames} frames sampled by rule {self.sampler.rule!r}, "
-            "as a model receives them"
+            f"{self.sampler.describe()}, as a model receives them"
             if condition == "sampled"
             else "the whole clip, played as a video (models see sampled frames only)"
         )
