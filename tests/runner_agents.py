@@ -115,3 +115,23 @@ class ProseAgent(SlowEchoAgent):
             return output_from_text(f"I'm sorry <b>{vid}</b>, I cannot tell what to do here.")
         texts = [a.text for a in self._truth[vid][:1]]
         return output_from_text('[{"action": "' + texts[0] + '", "apl": 2}]')
+
+
+class SampledEchoAgent(SlowEchoAgent):
+    """A policy whose K samples differ, deterministically: sample k proposes the first
+    ``(k + n) % 3`` ground-truth actions, where n is the video's position by sorted id."""
+
+    def __init__(self, arg=None, **kw):
+        super().__init__(arg, delay=0.0, **kw)
+        self.spec = "py:runner_agents:SampledEchoAgent"
+        self._order: dict[str, int] = {}
+
+    def setup(self, benchmark, sampler):
+        super().setup(benchmark, sampler)
+        self._order = {vid: i for i, vid in enumerate(sorted(self._truth))}
+
+    def act(self, observation, info):
+        vid = info["video_id"]
+        keep = (int(info.get("sample", 0)) + self._order[vid]) % 3
+        actions = tuple(self._truth[vid][:keep])
+        return AgentOutput(actions=actions, raw_text=f"{len(actions)} actions")

@@ -10,6 +10,7 @@ reproducible from ``seed``. See METRICS.md for the definitions.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from .metric import (
     FIGURES,
+    VIDEO_FIGURES,
     Scorer,
     ScoreReport,
     align,
@@ -206,6 +208,138 @@ def paired_comparison(
 
     method = "paired percentile bootstrap over videos, stratified by scenario"
     return _result(report_a, entry, n_resamples, seed, confidence, method)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several samples per video (``--samples K``)
+
+
+def _mean_over_samples(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean over samples (axis 0 of the stack), skipping samples where a figure is NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a figure undefined in every sample
+        return np.nanmean(np.stack(list(arrays)), axis=0)
+
+
+def _samples(reports: Sequence[ScoreReport]) -> list[ScoreReport]:
+    """The sample reports, checked to hold the same videos (each in the first one's order)."""
+    if not reports:
+        raise ValueError("no sample reports")
+    return [reports[0], *(_aligned_copy(reports[0], r) for r in reports[1:])]
+
+
+def sample_mean_figures(reports: Sequence[ScoreReport]) -> np.ndarray:
+    """``[scenario..., overall] x FIGURES``: each figure averaged over the K sample reports
+    (a sample where a pooled figure is undefined is skipped for it; NaN when all are)."""
+    return _mean_over_samples([r.figure_array() for r in _samples(reports)])
+
+
+def bootstrap_sample_mean(
+    reports: Sequence[ScoreReport],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> IntervalResult:
+    """Percentile bootstrap intervals of the mean over K samples, like :func:`bootstrap_ci`.
+
+    Every resample draws videos (stratified by scenario) once and applies the draw to all K
+    samples, so a video's samples stay together; with one sample the result equals
+    :func:`bootstrap_ci`'s.
+    """
+    _check_resampling(n_resamples, confidence)
+    reports = _samples(reports)
+    estimate = sample_mean_figures(reports)
+    draws = _mean_over_samples(_resampled_figures(reports, n_resamples, seed))
+
+    def entry(i: int, k: int) -> dict[str, float | None]:
+        low, high = _interval(draws[:, i, k], confidence)
+        finite = draws[:, i, k][~np.isnan(draws[:, i, k])]
+        se = float(finite.std(ddof=1)) if finite.size > 1 else None
+        return {"estimate": _num(estimate[i, k]), "low": low, "high": high, "se": se}
+
+    method = (
+        "percentile bootstrap over videos, stratified by scenario, of the mean over "
+        f"{len(reports)} sample(s) (one draw of videos for all samples)"
+    )
+    return _result(reports[0], entry, n_resamples, seed, confidence, method)
+
+
+def paired_sample_mean(
+    reports_a: Sequence[ScoreReport],
+    reports_b: Sequence[ScoreReport],
+    n_resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> IntervalResult:
+    """:func:`paired_comparison` of two runs' sample means (K may differ between the runs):
+    each resample's draw of videos applies to every sample of both runs. With one sample each
+    the result equals :func:`paired_comparison`'s."""
+    _check_resampling(n_resamples, confidence)
+    reports_a = _samples(reports_a)
+    reports_b = [_aligned_copy(reports_a[0], r) for r in reports_b]
+    if not reports_b:
+        raise ValueError("no sample reports")
+    est_a, est_b = sample_mean_figures(reports_a), sample_mean_figures(reports_b)
+    draws = _resampled_figures([*reports_a, *reports_b], n_resamples, seed)
+    k = len(reports_a)
+    diffs = _mean_over_samples(draws[:k]) - _mean_over_samples(draws[k:])
+
+    def entry(i: int, f: int) -> dict[str, float | None]:
+        low, high = _interval(diffs[:, i, f], confidence)
+        return {
+            "a": _num(est_a[i, f]),
+            "b": _num(est_b[i, f]),
+            "difference": _num(est_a[i, f] - est_b[i, f]),
+            "low": low,
+            "high": high,
+            "p_value": _p_value(diffs[:, i, f]),
+        }
+
+    method = "paired percentile bootstrap over videos, stratified by scenario, of sample means"
+    return _result(reports_a[0], entry, n_resamples, seed, confidence, method)
+
+
+def _per_video(reports: Sequence[ScoreReport]) -> tuple[np.ndarray, np.ndarray]:
+    """``(values (K, V, len(VIDEO_FIGURES)), scenario codes (V,))`` in video-id order."""
+    mats = [r.matrix() for r in _samples(reports)]
+    values = np.stack([m[0][:, : len(VIDEO_FIGURES)] for m in mats])
+    return values, mats[0][1]
+
+
+def _scenario_means(per_video: np.ndarray, codes: np.ndarray, n_s: int) -> np.ndarray:
+    """``[scenario..., overall] x columns``: means over each scenario's videos, then the mean
+    of the scenarios (as the benchmark's overall figure)."""
+    totals = np.zeros((n_s, per_video.shape[1]))
+    np.add.at(totals, codes, per_video)
+    sizes = np.bincount(codes, minlength=n_s).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = totals / sizes[:, None]
+    return np.concatenate([means, np.nanmean(means, axis=0)[None, :]], axis=0)
+
+
+def best_of_k_figures(reports: Sequence[ScoreReport]) -> np.ndarray:
+    """``[scenario..., overall] x FIGURES``: per video the best of its K samples' figure (each
+    per-video figure on its own), averaged as usual; NaN for the pooled figures, which have no
+    per-video value to take the best of."""
+    values, codes = _per_video(reports)
+    best = _scenario_means(values.max(axis=0), codes, len(reports[0].scenarios))
+    pooled = np.full((best.shape[0], len(FIGURES) - len(VIDEO_FIGURES)), np.nan)
+    return np.concatenate([best, pooled], axis=1)
+
+
+def per_video_sd(reports: Sequence[ScoreReport]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(video ids, values (K, V, F), sd (V, F))`` for the per-video figures
+    (:data:`VIDEO_FIGURES`): each video's figure in every sample and its standard deviation
+    across the samples (population SD, ddof=0; 0 when every sample scores the same)."""
+    values, _ = _per_video(reports)
+    return sorted(reports[0].scores), values, values.std(axis=0)
+
+
+def stability_figures(reports: Sequence[ScoreReport]) -> np.ndarray:
+    """``[scenario..., overall] x VIDEO_FIGURES``: the mean over videos of each video's SD
+    across samples (per scenario, then the mean of the scenarios)."""
+    values, codes = _per_video(reports)
+    return _scenario_means(values.std(axis=0), codes, len(reports[0].scenarios))
 
 
 def tau_sweep(

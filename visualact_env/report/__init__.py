@@ -65,6 +65,20 @@ def format_run_summary(summary: dict) -> str:
             ci_parts.append(f"{fig} [{fmt_score(ci[0])}, {fmt_score(ci[1])}]")
     if ci_parts:
         lines.append("95% bootstrap CI: " + ", ".join(ci_parts))
+    block = summary.get("samples") or {}
+    if int(block.get("k") or 1) > 1:
+        k, mean, mean_ci = block["k"], block["mean"]["overall"], block["mean_ci"]["overall"]
+        parts = []
+        for fig in ("f1", "weighted_f1", "scale_score"):
+            low, high = mean_ci.get(fig) or (None, None)
+            parts.append(f"{fig} {fmt_score(mean.get(fig))} [{fmt_score(low)}, {fmt_score(high)}]")
+        best = block["best_of_k"]["overall"]
+        lines.append(
+            f"mean of {k} samples (the tables above score sample 0): "
+            + ", ".join(parts)
+            + f"; best of {k}: f1 {fmt_score(best.get('f1'))}; mean per-video SD of f1: "
+            + fmt_score(block["per_video_sd"]["overall"].get("f1"))
+        )
     lines.append(
         f"{counts.get('scored', 0)} scored, {counts.get('unparsed', 0)} unparseable, "
         f"{counts.get('failed', 0)} failed, {counts.get('missing', 0)} missing of "

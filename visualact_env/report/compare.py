@@ -16,6 +16,7 @@ labelled as published figures on the released benchmark.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from .summary import (
     load_run,
     make_scorer,
     report_figures,
+    sample_count,
 )
 from .tables import (
     _md_escape,
@@ -99,6 +101,21 @@ def _diff_block(paired: IntervalResult) -> dict[str, Any]:
     }
 
 
+def _num(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _counts(samples: Sequence[Any]) -> dict[str, int]:
+    """Counts of the first sample's videos; scored / failed / missing summed over the samples
+    (answers), with ``answers`` and ``samples``."""
+    counts = dict(samples[0].counts())
+    for key in ("scored", "failed", "missing"):
+        counts[key] = sum(r.counts()[key] for r in samples)
+    counts["answers"] = counts["videos"] * len(samples)
+    counts["samples"] = len(samples)
+    return counts
+
+
 def compare_runs(
     run_dirs: Sequence[str | os.PathLike[str]],
     baseline: str | os.PathLike[str] | None = None,
@@ -110,7 +127,7 @@ def compare_runs(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Score and compare runs; return the comparison document (see the module docstring)."""
-    from ..stats import bootstrap_ci, paired_comparison
+    from ..stats import bootstrap_sample_mean, paired_sample_mean, sample_mean_figures
 
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
@@ -128,18 +145,28 @@ def compare_runs(
         )
     scorer = scorer if scorer is not None else make_scorer(configs[base])
     runs: list[dict[str, Any]] = []
-    reports = []
+    reports = []  # per run: its K sample reports (every sample counts: runs rank on the mean)
     for d in dirs:
         run = load_run(d)
-        report = score_predictions(run.benchmark, run.predictions, scorer)
-        ci = bootstrap_ci(report, n_resamples=n_resamples, seed=seed)
+        samples = [
+            score_predictions(run.benchmark, run.predictions, scorer, sample=k)
+            for k in range(sample_count(run))
+        ]
+        ci = bootstrap_sample_mean(samples, n_resamples=n_resamples, seed=seed)
         runs.append({"run": run, "run_dir": str(d), "config": run.config, "ci": ci})
-        reports.append(report)
-    names = _unique_names(runs)
+        reports.append(samples)
+    names = [
+        name if len(samples) == 1 else f"{name} (mean of {len(samples)} samples)"
+        for name, samples in zip(_unique_names(runs), reports, strict=True)
+    ]
     warnings = [w for r in runs for w in r["run"].warnings]
     rows = []
-    for name, r, report in zip(names, runs, reports, strict=True):
-        figs = report_figures(report)
+    for name, r, samples in zip(names, runs, reports, strict=True):
+        figs = report_figures(samples[0])
+        mean = sample_mean_figures(samples)
+        for i, sc in enumerate(samples[0].scenarios):  # the mean over samples replaces sample 0
+            figs["scenarios"][sc].update({f: _num(mean[i, k]) for k, f in enumerate(FIGURES)})
+        figs["overall"].update({f: _num(mean[-1, k]) for k, f in enumerate(FIGURES)})
         own_tau = r["config"].get("tau")
         if own_tau is not None and float(own_tau) != scorer.tau:
             warnings.append(f"{name}: run made with tau={own_tau}, compared at tau={scorer.tau}")
@@ -147,12 +174,13 @@ def compare_runs(
             {
                 "name": name,
                 "run_dir": r["run_dir"],
+                "samples": len(samples),
                 "overall": figs["overall"],
                 "scenarios": figs["scenarios"],
                 "overall_ci": {f: [v["low"], v["high"]] for f, v in r["ci"].overall.items()},
-                "counts": report.counts(),
+                "counts": _counts(samples),
                 "fingerprint": (r["config"].get("data") or {}).get("fingerprint"),
-                "scored_fingerprint": report.fingerprint,
+                "scored_fingerprint": samples[0].fingerprint,
             }
         )
     comparisons = []
@@ -164,7 +192,7 @@ def compare_runs(
             entry["error"] = "different data: no paired difference"
         else:
             try:
-                paired = paired_comparison(
+                paired = paired_sample_mean(
                     report, reports[base], n_resamples=n_resamples, seed=seed
                 )
                 entry["figures"] = _diff_block(paired)

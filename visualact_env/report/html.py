@@ -31,6 +31,7 @@ from .tables import (
     SCENARIO_SHORT_TITLES,
     TABLE2_FIGURES,
     fmt_score,
+    run_rows,
 )
 
 HEADLINE = (
@@ -303,15 +304,29 @@ def results_table_html(
     return f'<table class="res">{"".join(head)}{"".join(body)}</table>'
 
 
-def table2_html(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] = SCENARIOS) -> str:
+def table2_html(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] = SCENARIOS,
+    *,
+    highlight: bool = True,
+) -> str:
     """Table 2 layout: Prec./Recall/F1 per scenario and overall."""
-    return results_table_html(rows, TABLE2_FIGURES, scenarios)
+    return results_table_html(rows, TABLE2_FIGURES, scenarios, highlight=highlight)
 
 
-def table3_html(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] = SCENARIOS) -> str:
+def table3_html(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] = SCENARIOS,
+    *,
+    highlight: bool = True,
+) -> str:
     """Table 3 layout: the scale score per scenario and overall."""
     return results_table_html(
-        rows, (("scale_score", "Scale"),), scenarios, group_titles=SCENARIO_ABBREV
+        rows,
+        (("scale_score", "Scale"),),
+        scenarios,
+        group_titles=SCENARIO_ABBREV,
+        highlight=highlight,
     )
 
 
@@ -408,6 +423,67 @@ def _counts(summary: Mapping[str, Any]) -> str:
     if c.get("predictions") is not None:
         pills.append(f'<span class="pill">{c.get("predictions")} prediction records</span>')
     return f'<div class="counts">{"".join(pills)}</div>'
+
+
+def samples_html(summary: Mapping[str, Any]) -> str:
+    """The ``Samples`` panel: mean of K with CI, best of K, spread and the least stable videos
+    (nothing for one sample per video). Definitions: :mod:`visualact_env.report.sample_stats`."""
+    from .sample_stats import least_stable
+
+    block = summary.get("samples") or {}
+    k = int(block.get("k") or 1)
+    if k < 2:
+        return ""
+    mean, ci = block["mean"]["overall"], block["mean_ci"]["overall"]
+    best, spread = block["best_of_k"]["overall"], block["sd_across_samples"]
+    per_video = block["per_video_sd"]["overall"]
+    first = summary.get("overall") or {}
+    head = "".join(
+        f"<th>{esc(h)}</th>"
+        for h in (
+            "Figure",
+            f"Mean of {k}",
+            "95% CI",
+            f"Best of {k}",
+            "Sample 0",
+            "SD across samples",
+            "Mean per-video SD",
+        )
+    )
+    body = []
+    for fig, label in HEADLINE:
+        interval = ci.get(fig) or [None, None]
+        cells = [
+            fmt_score(mean.get(fig)),
+            f"{fmt_score(interval[0])}\u2013{fmt_score(interval[1])}",
+            fmt_score(best.get(fig)),
+            fmt_score(first.get(fig)),
+            fmt_score(spread.get(fig)),
+            fmt_score(per_video.get(fig)),
+        ]
+        body.append(f"<tr><td>{esc(label)}</td>{''.join(f'<td>{esc(c)}</td>' for c in cells)}</tr>")
+    c = block.get("counts") or {}
+    unstable = "".join(
+        f"<li><b>{esc(v['video_id'])}</b> ({esc(SCENARIO_ABBREV.get(v['scenario'], ''))}): F1 "
+        f"{esc(', '.join(fmt_score(x) for x in v['f1']))} (SD {fmt_score(v['sd']['f1'])})</li>"
+        for v in least_stable(dict(block))
+    )
+    return (
+        f'<section id="samples"><h2>Samples (K = {k})</h2><div class="panel">'
+        f"<p>Each video was answered {k} times. The tiles score sample 0; the tables below "
+        f"add a row for the mean of the {k} samples. Mean: each figure averaged over the "
+        "samples, with a bootstrap CI over videos (one draw for all samples). Best of K: per "
+        "video the best sample's value of each per-video figure (an upper bound; none for "
+        "pooled figures). SD across samples: of the overall figure. Mean per-video SD: how "
+        "much a video's figure changes from sample to sample (0 = stable).</p>"
+        f'<table class="res"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
+        "</tbody></table>"
+        f'<p class="ci">All samples: {esc(c.get("answers", 0))} answers, '
+        f"{esc(c.get('scored', 0))} scored, {esc(c.get('unparsed', 0))} unparseable, "
+        f"{esc(c.get('failed', 0))} failed, {esc(c.get('missing', 0))} missing.</p>"
+        + (f"<h3>Least stable videos</h3><ul>{unstable}</ul>" if unstable else "")
+        + "</div></section>"
+    )
 
 
 def _failures(summary: Mapping[str, Any]) -> str:
@@ -608,7 +684,7 @@ def render_run_html(
 ) -> str:
     """The whole report page of one run (see the module docstring)."""
     images = images or {}
-    row = {"name": summary.get("agent_label") or "run", **summary}
+    rows = run_rows(summary)
     scs = [sc for sc in SCENARIOS if sc in (summary.get("scenarios") or {})]
     charts = "".join(
         _figure_img(images, n, c)
@@ -621,11 +697,12 @@ def render_run_html(
     )
     body = [
         f"<section>{_tiles(summary)}{_counts(summary)}</section>",
+        samples_html(summary),
         _failures(summary),
         '<section id="tables"><h2>Results in the paper\'s layout</h2><div class="panel">'
-        f"<h3>Table 2 layout</h3>{table2_html([row], scs)}"
-        f"<h3>Table 3 layout (scale score)</h3>{table3_html([row], scs)}"
-        f"<h3>Proactive and reactive recall</h3>{proactive_html([row], scs)}</div></section>",
+        f"<h3>Table 2 layout</h3>{table2_html(rows, scs, highlight=False)}"
+        f"<h3>Table 3 layout (scale score)</h3>{table3_html(rows, scs, highlight=False)}"
+        f"<h3>Proactive and reactive recall</h3>{proactive_html(rows, scs)}</div></section>",
         f'<section id="plots"><h2>Plots</h2><div class="panel grid2">{charts}</div></section>',
         '<section id="confusion"><h2>APL confusion of matched pairs</h2>'
         f'<div class="panel">{confusion_html(summary)}</div></section>',

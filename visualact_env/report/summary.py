@@ -44,6 +44,7 @@ from ..rundir import (
     run_benchmark,
     write_summary,
 )
+from .sample_stats import samples_summary
 
 __all__ = [
     "PLOTS_DIR",
@@ -431,13 +432,17 @@ def _frames_or_note(path: Path, sampler: Mapping[str, Any] | None) -> tuple[list
         return [], f"frames could not be read: {e}"
 
 
+def sample_count(run: Run) -> int:
+    """How many samples per video the run asked for or recorded."""
+    recorded = [int(p.extra.get("sample", 0) or 0) for p in run.predictions]
+    return max(int(run.config.get("samples") or 1), max(recorded, default=0) + 1)
+
+
 def joined_rows(run: Run, scorer: Any, reports: Mapping[int, Any]) -> list[dict[str, Any]]:
     """The ``samples.jsonl`` lines of every sample the run asked for or recorded."""
     from .samples import sample_rows
 
-    recorded = [int(p.extra.get("sample", 0) or 0) for p in run.predictions]
-    samples = max(int(run.config.get("samples") or 1), max(recorded, default=0) + 1)
-    return sample_rows(run.benchmark, run.predictions, scorer, samples, reports)
+    return sample_rows(run.benchmark, run.predictions, scorer, sample_count(run), reports)
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,8 +499,16 @@ def _write_reports(
     summary = build_summary(
         run, report, rows, scorer=scorer, ci=ci, sweep=sweep, n_resamples=n_resamples, seed=seed
     )
+    reports = {report.sample: report}
+    for k in range(1, sample_count(run)):
+        reports[k] = score_predictions(
+            run.benchmark, run.predictions, scorer, sample=k, keep_similarity=True
+        )
+    summary["samples"] = samples_summary(
+        list(reports.values()), run.predictions, n_resamples=n_resamples, seed=seed
+    )
     write_jsonl(out / SCORES_FILE, rows)
-    write_jsonl(out / SAMPLES_FILE, joined_rows(run, scorer, {report.sample: report}))
+    write_jsonl(out / SAMPLES_FILE, joined_rows(run, scorer, reports))
     write_summary(out, summary)
     images: dict[str, bytes] = {}
     if plots:

@@ -308,13 +308,89 @@ def _headline_markdown(summary: Mapping[str, Any]) -> str:
         ci = cis.get(fig)
         ci_text = f"{fmt_score(ci[0])} \u2013 {fmt_score(ci[1])}" if ci else DASH
         body.append([fig, fmt_score(overall.get(fig)), ci_text])
-    return _markdown(["Figure", "Overall", "95% CI"], body)
+    several = int((summary.get("samples") or {}).get("k") or 1) > 1
+    return _markdown(["Figure", "Sample 0" if several else "Overall", "95% CI"], body)
+
+
+def run_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a run's own tables: the run (sample 0) and, with K > 1 samples, the mean
+    over the K samples (``samples.mean``)."""
+    name = summary.get("agent_label") or "run"
+    block = summary.get("samples") or {}
+    if int(block.get("k") or 1) < 2:
+        return [{"name": name, **summary}]
+    k = block["k"]
+    return [
+        {**summary, "name": f"{name} (sample 0)"},
+        {"name": f"{name} (mean of {k} samples)", **block["mean"]},
+    ]
+
+
+def samples_markdown(summary: Mapping[str, Any]) -> str:
+    """The ``Samples`` section of report.md (empty for one sample per video)."""
+    block = summary.get("samples") or {}
+    k = int(block.get("k") or 1)
+    if k < 2:
+        return ""
+    mean, ci = block["mean"]["overall"], block["mean_ci"]["overall"]
+    best, spread = block["best_of_k"]["overall"], block["sd_across_samples"]
+    per_video = block["per_video_sd"]["overall"]
+    first = summary.get("overall") or {}
+    body = []
+    for fig in summary.get("figures") or list(mean):
+        interval = ci.get(fig) or [None, None]
+        body.append(
+            [
+                fig,
+                fmt_score(mean.get(fig)),
+                f"{fmt_score(interval[0])} \u2013 {fmt_score(interval[1])}",
+                fmt_score(best.get(fig)),
+                fmt_score(first.get(fig)),
+                fmt_score(spread.get(fig)),
+                fmt_score(per_video.get(fig)),
+            ]
+        )
+    header = ["Figure", f"Mean of {k}", "95% CI", f"Best of {k}", "Sample 0"]
+    header += ["SD across samples", "Mean per-video SD"]
+    c = block.get("counts") or {}
+    lines = [
+        f"## Samples (K = {k})",
+        "",
+        f"Each video was answered {k} times; the tables score sample 0 and a row for the mean "
+        f"of the {k} samples. Mean: each figure averaged over the samples (95% CI: bootstrap "
+        "over videos, one draw for all samples). Best of K: per video the best sample's value "
+        "of each per-video figure (an upper bound; none for pooled figures). SD across "
+        "samples: of the overall figure (population SD). Mean per-video SD: how much a "
+        "video's figure changes from sample to sample (0 = stable).",
+        "",
+        _markdown(header, body),
+        "",
+        f"All samples: {c.get('answers', 0)} answers, {c.get('scored', 0)} scored, "
+        f"{c.get('unparsed', 0)} unparseable, {c.get('failed', 0)} failed, "
+        f"{c.get('missing', 0)} missing.",
+        "",
+    ]
+    from .sample_stats import least_stable
+
+    unstable = least_stable(dict(block))
+    if unstable:
+        lines.append("Least stable videos (F1 per sample, x100):")
+        lines.append("")
+        for v in unstable:
+            values = ", ".join(fmt_score(x) for x in v["f1"])
+            abbrev = SCENARIO_ABBREV.get(v["scenario"], v["scenario"])
+            lines.append(
+                f"- `{_md_escape(v['video_id'])}` ({abbrev}): {values} (SD {fmt_score(v['sd']['f1'])})"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
 def render_run_markdown(summary: Mapping[str, Any]) -> str:
     """``report.md`` of one run: headline figures with CIs, Table 2 / Table 3 layouts,
     proactive/reactive recall, failures, and the config essentials."""
     row = {"name": summary.get("agent_label") or "run", **summary}
+    rows = run_rows(summary)
     counts = summary.get("counts") or {}
     parts = [
         f"# VisualAct report: {_md_escape(row['name'])}",
@@ -325,17 +401,18 @@ def render_run_markdown(summary: Mapping[str, Any]) -> str:
         "",
         _headline_markdown(summary),
         "",
+        *filter(None, [samples_markdown(summary)]),
         "## Table 2 layout (precision, recall, F1)",
         "",
-        table2_markdown([row]),
+        table2_markdown(rows, highlight=False),
         "",
         "## Table 3 layout (scale score)",
         "",
-        table3_markdown([row]),
+        table3_markdown(rows, highlight=False),
         "",
         "## Proactive and reactive recall",
         "",
-        proactive_markdown([row]),
+        proactive_markdown(rows),
         "",
         "Pro. R = recall of proactive ground-truth actions, Re. R = recall of reactive ones, "
         "Pro. % = share of predicted actions marked proactive.",
