@@ -283,8 +283,9 @@ class Study:
                     {"text": a["text"], "apl": a["apl"], "proactive": a["proactive"]}
                     for a in actions
                 ],
-                "latency_s": round(time.monotonic() - started, 3) if started else None,
             }
+            if started is not None:
+                row["latency_s"] = round(time.monotonic() - started, 3)
             if client_ms is not None:
                 row["client_active_s"] = round(client_ms / 1000.0, 3)
             writer = PredictionWriter(run_dir / PREDICTIONS_FILE)
