@@ -107,7 +107,7 @@ def samples_summary(
             entry[fig] = [float(x) for x in values[:, v, c]]
         entry["sd"] = {fig: float(sd[v, c]) for fig, c in columns.items()}
         videos.append(entry)
-    per_sample = []
+    per_sample: list[dict[str, Any]] = []
     for report, array in zip(reports, arrays, strict=True):
         counts = report.counts()
         per_sample.append(
