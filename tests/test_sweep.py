@@ -53,6 +53,16 @@ def test_sweep_prints_the_table4_layout_for_each_setting(sweep_dir):
     assert "| Model | Frm. | tau |" in (sweep_dir / "sweep.md").read_text()
 
 
+def test_table4_is_also_csv_and_latex_with_the_same_numbers(sweep_dir):
+    from table_parsing import check_same_numbers, markdown_tables
+
+    (md,) = markdown_tables((sweep_dir / "sweep.md").read_text(encoding="utf-8"))
+    csv_text = (sweep_dir / "tables" / "table4.csv").read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0].startswith("Model,Frm.,tau,Prec.,Prec. CI low,Prec. CI high,")
+    tex = (sweep_dir / "tables" / "table4.tex").read_text(encoding="utf-8")
+    check_same_numbers(md, csv_text, tex, left=3)
+
+
 def test_sweep_rows_equal_the_runs_own_scores(sweep_dir):
     rows = json.loads((sweep_dir / "sweep.json").read_text())["rows"]
     at_run_tau = [row for row in rows if row["tau"] == 0.5]

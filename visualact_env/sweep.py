@@ -100,6 +100,9 @@ def _run_sweep(
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.json", json.dumps(result, indent=2) + "\n")
     atomic_write_text(out / "sweep.md", sweep_markdown(result))
+    from .report.export import TABLES_DIR, write_tables
+
+    write_tables([table4(result)], out / TABLES_DIR)
     atomic_write_bytes(out / "sweep.png", sweep_png(result))
     return result
 
@@ -113,27 +116,49 @@ def _setting_columns(result: dict[str, Any]) -> list[str]:
     return cols
 
 
+def table4(result: dict[str, Any], *, with_ci: bool = True) -> Any:
+    """The Table 4 layout as a :class:`~visualact_env.report.export.Table` (x100, one decimal,
+    CIs in brackets; in CSV each figure has its own CI low and high columns)."""
+    from .report.export import Cell, Table, text_cell
+
+    setting = _setting_columns(result)
+    header = ["Model", *setting, *(label for _, label in TABLE4_FIGURES)]
+    csv_header = ["Model", *setting]
+    for _, label in TABLE4_FIGURES:
+        csv_header += [label, f"{label} CI low", f"{label} CI high"]
+    body = []
+    for i, row in enumerate(result["rows"]):
+        cells = [text_cell(result["agent"] if i == 0 else "")]
+        if "Frm." in setting:
+            cells.append(text_cell(row["frames"]))
+        if "tau" in setting:
+            cells.append(text_cell(f"{row['tau']:.2f}"))
+        for fig, _ in TABLE4_FIGURES:
+            value = fmt_score(row[fig])
+            lo, hi = row[f"{fig}_ci"]
+            text = value
+            if with_ci and lo is not None:
+                text += f" [{fmt_score(lo)}, {fmt_score(hi)}]"
+            fields = tuple("" if v is None else fmt_score(v) for v in (row[fig], lo, hi))
+            cells.append(Cell(text, csv_fields=fields))
+        body.append(cells)
+    return Table(
+        name="table4",
+        title=f"Sweep of {result['agent']} on {result['data']} (Table 4 layout, x100, "
+        "95% bootstrap CIs; APL = scale score)",
+        header=header,
+        csv_header=csv_header,
+        rows=body,
+        left=1 + len(setting),
+    )
+
+
 def sweep_table(
     result: dict[str, Any], *, with_ci: bool = True
 ) -> tuple[list[str], list[list[str]]]:
     """Header and body of the Table 4 layout (x100, one decimal, CIs in brackets)."""
-    setting = _setting_columns(result)
-    header = ["Model", *setting, *(label for _, label in TABLE4_FIGURES)]
-    body = []
-    for i, row in enumerate(result["rows"]):
-        cells = [result["agent"] if i == 0 else ""]
-        if "Frm." in setting:
-            cells.append(str(row["frames"]))
-        if "tau" in setting:
-            cells.append(f"{row['tau']:.2f}")
-        for fig, _ in TABLE4_FIGURES:
-            text = fmt_score(row[fig])
-            lo, hi = row[f"{fig}_ci"]
-            if with_ci and lo is not None:
-                text += f" [{fmt_score(lo)}, {fmt_score(hi)}]"
-            cells.append(text)
-        body.append(cells)
-    return header, body
+    table = table4(result, with_ci=with_ci)
+    return table.header, [[c.text for c in row] for row in table.rows]
 
 
 def sweep_markdown(result: dict[str, Any]) -> str:
@@ -142,7 +167,7 @@ def sweep_markdown(result: dict[str, Any]) -> str:
         f"# Sweep: {result['agent']} on {result['data']}",
         "",
         "Table 4 layout: overall figures x100 (one decimal) with 95% bootstrap CIs; "
-        "APL = scale score.",
+        "APL = scale score. Also in `tables/table4.csv` and `tables/table4.tex` (booktabs).",
         "",
         "| " + " | ".join(header) + " |",
         "| " + " | ".join([":---"] + ["---:"] * (len(header) - 1)) + " |",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..cache import atomic_write_bytes, atomic_write_text
 from ..metric import FIGURES, score_predictions
 from ..records import SCENARIOS
+from .export import RANK_NOTE, TABLES_DIR, Cell, Table, text_cell, write_tables
 from .summary import (
     agent_label,
     load_config,
@@ -37,8 +38,12 @@ from .tables import (
     _md_escape,
     fmt_score,
     proactive_markdown,
+    proactive_table,
+    score_cell,
+    table2,
     table2_markdown,
     table2_terminal,
+    table3,
     table3_markdown,
     table3_terminal,
     terminal_table,
@@ -243,42 +248,83 @@ def _published_row(row: Mapping[str, Any]) -> dict[str, Any]:
 # rendering
 
 
-def _diff_cells(entry: Mapping[str, Any] | None) -> list[str]:
-    """``Δ F1 [lo, hi] p`` cells for one comparison (blank for the baseline itself)."""
+def _diff_cells(entry: Mapping[str, Any] | None) -> list[Cell]:
+    """``Δ F1 [lo, hi] p`` cells for one comparison (blank for the baseline itself); in CSV
+    each becomes four fields: the difference, its CI low and high, and the p-value."""
     if entry is None:
-        return ["(baseline)"] + [""] * (len(DIFF_FIGURES) - 1)
+        return [Cell("(baseline)", csv_fields=("", "", "", ""))] + [
+            Cell("", csv_fields=("", "", "", "")) for _ in DIFF_FIGURES[1:]
+        ]
     if "error" in entry:
-        return ["n/a"] * len(DIFF_FIGURES)
+        return [Cell("n/a", csv_fields=("", "", "", "")) for _ in DIFF_FIGURES]
     cells = []
     for fig in DIFF_FIGURES:
         d = entry["figures"][fig]
         if d["difference"] is None:
-            cells.append("\u2013")
+            cells.append(Cell("\u2013", csv_fields=("", "", "", "")))
             continue
         p = d["p_value"]
+        diff = f"{100 * d['difference']:+.1f}"
+        low, high = fmt_score(d["low"]), fmt_score(d["high"])
         cells.append(
-            f"{100 * d['difference']:+.1f} [{fmt_score(d['low'])}, {fmt_score(d['high'])}]"
-            f" p={p:.3g}"
-            if p is not None
-            else f"{100 * d['difference']:+.1f}"
+            Cell(
+                f"{diff} [{low}, {high}] p={p:.3g}" if p is not None else diff,
+                csv_fields=(
+                    diff,
+                    low if d["low"] is not None else "",
+                    high if d["high"] is not None else "",
+                    f"{p:.3g}" if p is not None else "",
+                ),
+            )
         )
     return cells
 
 
-def _leaderboard(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+def leaderboard_table(result: Mapping[str, Any]) -> Table:
     """Rows sorted by overall F1 (as the paper's Table 2), with differences to the baseline."""
     by_name = {c["name"]: c for c in result["comparisons"]}
     order = sorted(result["runs"], key=lambda r: -(r["overall"].get("f1") or 0.0))
     header = ["#", "Run", *(lbl for _, lbl in LEADERBOARD_FIGURES), "failed", "missing"]
-    header += [f"\u0394 {f} vs baseline [95% CI]" for f in ("F1", "wF1", "Scale")]
+    csv_header = list(header)
+    for f in ("F1", "wF1", "Scale"):
+        header.append(f"\u0394 {f} vs baseline [95% CI]")
+        csv_header += [f"\u0394 {f}", f"\u0394 {f} CI low", f"\u0394 {f} CI high", f"p ({f})"]
     body = []
     for rank, r in enumerate(order, start=1):
-        cells = [str(rank), r["name"]]
-        cells += [fmt_score(r["overall"].get(f)) for f, _ in LEADERBOARD_FIGURES]
-        cells += [str(r["counts"].get("failed", 0)), str(r["counts"].get("missing", 0))]
+        cells = [text_cell(rank), text_cell(r["name"])]
+        cells += [score_cell(r["overall"].get(f)) for f, _ in LEADERBOARD_FIGURES]
+        cells += [text_cell(r["counts"].get("failed", 0)), text_cell(r["counts"].get("missing", 0))]
         cells += _diff_cells(by_name.get(r["name"]))
         body.append(cells)
-    return header, body
+    return Table(
+        name="leaderboard",
+        title=f"Leaderboard (x100); differences are run minus baseline {result['baseline']} "
+        "with a 95% paired bootstrap CI and a two-sided p-value",
+        header=header,
+        csv_header=csv_header,
+        rows=body,
+        left=2,
+    )
+
+
+def _leaderboard(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The leaderboard's header and cell texts (terminal, Markdown and HTML)."""
+    table = leaderboard_table(result)
+    return table.header, [[c.text for c in row] for row in table.rows]
+
+
+def compare_tables(result: Mapping[str, Any]) -> list[Table]:
+    """Every table of ``compare.md``, for their CSV and LaTeX files (same numbers)."""
+    runs = result["runs"]
+    tables = [leaderboard_table(result), table2(runs), table3(runs), proactive_table(runs)]
+    pub = result.get("published")
+    if pub:
+        note = f"Paper: {pub['note']}"
+        tables += [
+            table2(pub["2"], SCENARIOS, highlight=False, name="published_table2", title=f"Table 2 (published). {note}"),
+            table3(pub["3"], SCENARIOS, highlight=False, name="published_table3", title=f"Table 3 (published). {note}"),
+        ]  # fmt: skip
+    return tables
 
 
 def format_terminal(result: Mapping[str, Any]) -> str:
@@ -342,6 +388,8 @@ def render_compare_markdown(result: Mapping[str, Any]) -> str:
         "## Proactive and reactive recall, proactive share (Figure 4)",
         "",
         proactive_markdown(runs),
+        "",
+        f"{RANK_NOTE} Every table is also in `{TABLES_DIR}/` as CSV and LaTeX (booktabs).",
         "",
     ]
     pub = result.get("published")
@@ -420,8 +468,14 @@ def _embedded(result: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _write_tables(tables: Sequence[Table], folder: Path) -> Path:
+    write_tables(tables, folder)
+    return folder
+
+
 def write_compare(result: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``compare.json``, ``compare.md``, ``proactive_ratio.png`` and ``compare.html``."""
+    """Write ``compare.json``, ``compare.md`` (its tables also as CSV and LaTeX in
+    ``tables/``), ``proactive_ratio.png`` and ``compare.html``."""
     from .plots import proactive_ratio_png
 
     out = Path(out_dir)
@@ -432,6 +486,7 @@ def write_compare(result: Mapping[str, Any], out_dir: str | os.PathLike[str]) ->
             out / "compare.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n"
         ),
         "md": atomic_write_text(out / "compare.md", render_compare_markdown(result)),
+        "tables": _write_tables(compare_tables(result), out / TABLES_DIR),
         "png": atomic_write_bytes(out / "proactive_ratio.png", png),
         "html": atomic_write_text(out / "compare.html", render_compare_html(result, png)),
     }

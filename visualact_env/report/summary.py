@@ -11,8 +11,8 @@ with :mod:`visualact_env.metric`, adds bootstrap confidence intervals and a thre
 * ``summary.json``: overall and per-scenario figures (the names of ``visualact score --json``),
   ``overall_ci``, counts of videos scored / failed / missing, the failures with their errors,
   the tau sweep, the APL confusion of matched pairs and the run's config;
-* ``report.md`` (paper's Table 2 / Table 3 layouts), ``report.html`` (self-contained) and
-  ``plots/*.png``.
+* ``report.md`` (paper's Table 2 / Table 3 layouts) with each table also as CSV and LaTeX in
+  ``tables/``, ``report.html`` (self-contained) and ``plots/*.png``.
 
 Failures and missing videos are scored as empty answers (they lower recall) and are always
 counted and listed: a run with failures never looks like a clean run.
@@ -489,7 +489,8 @@ def _write_reports(
     plots: bool,
     frames: bool,
 ) -> dict[str, Any]:
-    from .tables import render_run_markdown
+    from .export import TABLES_DIR, write_tables
+    from .tables import render_run_markdown, run_tables
 
     scorer = scorer if scorer is not None else make_scorer(run.config)
     report = score_predictions(run.benchmark, run.predictions, scorer, keep_similarity=True)
@@ -516,6 +517,7 @@ def _write_reports(
 
         images = write_run_plots(summary, out / PLOTS_DIR)
     atomic_write_text(out / REPORT_MD, render_run_markdown(summary))
+    write_tables(run_tables(summary), out / TABLES_DIR)
     if html:
         from .html import render_run_html
 

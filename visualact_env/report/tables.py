@@ -22,6 +22,15 @@ from typing import Any
 
 from ..records import SCENARIOS
 from ..sampler import describe_sampler
+from .export import (
+    RANK_MARKS,
+    Cell,
+    Table,
+    md_escape,
+    number_cell,
+    text_cell,
+    to_markdown,
+)
 
 SCENARIO_ABBREV: dict[str, str] = {
     "dynamic_navigation": "DN.",
@@ -50,7 +59,7 @@ PROACTIVE_FIGURES: tuple[tuple[str, str], ...] = (
     ("proactive_share", "Proactive share"),
 )
 DASH = "\u2013"
-_RANK_MARKS = {1: "\u00b9", 2: "\u00b2", 3: "\u00b3"}
+_RANK_MARKS = RANK_MARKS
 
 
 def fmt_score(value: Any) -> str:
@@ -92,16 +101,9 @@ def _ranks(rows: Sequence[Mapping[str, Any]], col: tuple[str | None, str]) -> di
     return ranks
 
 
-def _cell(value: float | None, rank: int | None) -> str:
-    text = fmt_score(value)
-    if rank is None:
-        return text
-    return f"**{text}**{_RANK_MARKS[rank]}" if rank == 1 else f"{text}{_RANK_MARKS[rank]}"
-
-
 def _md_escape(text: str) -> str:
     """Keep a name from breaking a Markdown table (pipes, newlines)."""
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    return md_escape(text)
 
 
 def _markdown(
@@ -122,27 +124,124 @@ def _scenarios_of(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | 
     return [sc for sc in SCENARIOS if sc in present] or list(SCENARIOS)
 
 
+def score_cell(value: float | None, rank: int | None = None) -> Cell:
+    """A figure as a table cell: x100 with one decimal (the number as displayed)."""
+    text = fmt_score(value)
+    return number_cell(None if value is None else float(text), text, rank)
+
+
 def _figure_table(
+    name: str,
+    title: str,
     rows: Sequence[Mapping[str, Any]],
     scenarios: Sequence[str],
     figures: Sequence[tuple[str, str]],
     header_of: Any,
     highlight: bool,
-) -> tuple[list[str], list[list[str]]]:
+    group_of: Any = None,
+) -> Table:
     cols = _columns(scenarios, figures)
     ranks = {c: _ranks(rows, c) for c in cols} if highlight and len(rows) > 1 else {}
-    header = ["Model", *(header_of(sc, fig) for sc, fig in cols)]
     body = []
     for i, row in enumerate(rows):
-        cells = [_md_escape(row.get("name", "run"))]
+        cells = [text_cell(row.get("name", "run"))]
         for c in cols:
-            cells.append(_cell(_get(row, c[0], c[1]), ranks.get(c, {}).get(i)))
+            cells.append(score_cell(_get(row, c[0], c[1]), ranks.get(c, {}).get(i)))
         body.append(cells)
-    return header, body
+    groups: list[tuple[str | None, int]] = []
+    if group_of is not None and len(figures) > 1:
+        groups = [(group_of(sc), len(figures)) for sc in [*scenarios, None]]
+    return Table(
+        name=name,
+        title=title,
+        header=["Model", *(header_of(sc, fig) for sc, fig in cols)],
+        rows=body,
+        groups=groups,
+        short_header=["Model", *(lbl for _ in [*scenarios, None] for _, lbl in figures)],
+    )
 
 
 def _label(figures: Sequence[tuple[str, str]]) -> dict[str, str]:
     return dict(figures)
+
+
+def _group_title(sc: str | None) -> str:
+    return "Overall" if sc is None else SCENARIO_SHORT_TITLES[sc]
+
+
+def table2(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None = None,
+    *,
+    highlight: bool = True,
+    name: str = "table2",
+    title: str = "Precision, recall and F1 per scenario (Table 2 layout, x100)",
+) -> Table:
+    """The paper's Table 2 as a :class:`Table`: Prec./Recall/F1 per scenario, then Overall.
+
+    Markdown and CSV have a single header row, so each column is labelled ``<scenario>
+    <figure>`` (e.g. ``Dynamic Navigation Prec.``); LaTeX groups them under the scenario.
+    """
+    scs = _scenarios_of(rows, scenarios)
+    labels = _label(TABLE2_FIGURES)
+
+    def header_of(sc: str | None, fig: str) -> str:
+        return f"{_group_title(sc)} {labels[fig]}"
+
+    return _figure_table(
+        name, title, rows, scs, TABLE2_FIGURES, header_of, highlight, group_of=_group_title
+    )
+
+
+def table3(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None = None,
+    *,
+    highlight: bool = True,
+    name: str = "table3",
+    title: str = "Scale score per scenario (Table 3 layout, x100)",
+) -> Table:
+    """The paper's Table 3 as a :class:`Table`: the scale score per scenario and Overall."""
+    scs = _scenarios_of(rows, scenarios)
+
+    def header_of(sc: str | None, fig: str) -> str:
+        return "Overall" if sc is None else SCENARIO_ABBREV[sc]
+
+    return _figure_table(name, title, rows, scs, (("scale_score", ""),), header_of, highlight)
+
+
+PROACTIVE_LABELS = {
+    "proactive_recall": "Pro. R",
+    "reactive_recall": "Re. R",
+    "proactive_share": "Pro. %",
+}
+
+
+def proactive_table(
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None = None,
+    *,
+    highlight: bool = False,
+    name: str = "proactive",
+    title: str = "Proactive and reactive recall, proactive share (x100)",
+) -> Table:
+    """Proactive recall, reactive recall and the share of proactive predictions, per scenario."""
+    scs = _scenarios_of(rows, scenarios)
+    figures = tuple((f, PROACTIVE_LABELS[f]) for f, _ in PROACTIVE_FIGURES)
+
+    def header_of(sc: str | None, fig: str) -> str:
+        group = "Overall" if sc is None else SCENARIO_ABBREV[sc]
+        return f"{group} {PROACTIVE_LABELS[fig]}"
+
+    def group_of(sc: str | None) -> str:
+        return "Overall" if sc is None else SCENARIO_ABBREV[sc]
+
+    table = _figure_table(name, title, rows, scs, figures, header_of, highlight, group_of)
+    table.note = (
+        "Pro. R = recall of proactive ground-truth actions, Re. R = recall of reactive ones, "
+        "Pro. % = share of predicted actions marked proactive"
+    )
+    return table
 
 
 def table2_markdown(
@@ -151,20 +250,8 @@ def table2_markdown(
     *,
     highlight: bool = True,
 ) -> str:
-    """The paper's Table 2: Prec./Recall/F1 for each scenario, then Overall, one row per model.
-
-    Markdown has a single header row, so each column is labelled ``<scenario> <figure>``
-    (e.g. ``Dynamic Navigation Prec.``), in the paper's column order.
-    """
-    scs = _scenarios_of(rows, scenarios)
-    labels = _label(TABLE2_FIGURES)
-
-    def header_of(sc: str | None, fig: str) -> str:
-        group = "Overall" if sc is None else SCENARIO_SHORT_TITLES[sc]
-        return f"{group} {labels[fig]}"
-
-    header, body = _figure_table(rows, scs, TABLE2_FIGURES, header_of, highlight)
-    return _markdown(header, body)
+    """The paper's Table 2 as Markdown (see :func:`table2`)."""
+    return to_markdown(table2(rows, scenarios, highlight=highlight))
 
 
 def table3_markdown(
@@ -173,14 +260,8 @@ def table3_markdown(
     *,
     highlight: bool = True,
 ) -> str:
-    """The paper's Table 3: the scale score per scenario (DN., HS., SM., HMI.) and Overall."""
-    scs = _scenarios_of(rows, scenarios)
-
-    def header_of(sc: str | None, fig: str) -> str:
-        return "Overall" if sc is None else SCENARIO_ABBREV[sc]
-
-    header, body = _figure_table(rows, scs, (("scale_score", ""),), header_of, highlight)
-    return _markdown(header, body)
+    """The paper's Table 3 as Markdown (see :func:`table3`)."""
+    return to_markdown(table3(rows, scenarios, highlight=highlight))
 
 
 def proactive_markdown(
@@ -189,16 +270,8 @@ def proactive_markdown(
     *,
     highlight: bool = False,
 ) -> str:
-    """Proactive recall, reactive recall and the share of proactive predictions, per scenario."""
-    scs = _scenarios_of(rows, scenarios)
-    labels = {"proactive_recall": "Pro. R", "reactive_recall": "Re. R", "proactive_share": "Pro. %"}
-
-    def header_of(sc: str | None, fig: str) -> str:
-        group = "Overall" if sc is None else SCENARIO_ABBREV[sc]
-        return f"{group} {labels[fig]}"
-
-    header, body = _figure_table(rows, scs, PROACTIVE_FIGURES, header_of, highlight)
-    return _markdown(header, body)
+    """Proactive and reactive recall and the proactive share as Markdown."""
+    return to_markdown(proactive_table(rows, scenarios, highlight=highlight))
 
 
 def terminal_table(header: Sequence[str], body: Sequence[Sequence[str]], *, left: int = 1) -> str:
@@ -300,16 +373,41 @@ def _config_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _headline_markdown(summary: Mapping[str, Any]) -> str:
+def headline_table(summary: Mapping[str, Any]) -> Table:
+    """Every overall figure with its 95% bootstrap interval (CSV: low and high columns)."""
     overall = summary.get("overall") or {}
     cis = summary.get("overall_ci") or {}
     body = []
     for fig in summary.get("figures") or list(overall):
         ci = cis.get(fig)
-        ci_text = f"{fmt_score(ci[0])} \u2013 {fmt_score(ci[1])}" if ci else DASH
-        body.append([fig, fmt_score(overall.get(fig)), ci_text])
+        if isinstance(ci, (list, tuple)) and len(ci) == 2:
+            ci_cell = interval_cell(ci[0], ci[1])
+        else:
+            ci_cell = Cell(DASH, csv_fields=("", ""))
+        body.append([text_cell(fig), score_cell(overall.get(fig)), ci_cell])
     several = int((summary.get("samples") or {}).get("k") or 1) > 1
-    return _markdown(["Figure", "Sample 0" if several else "Overall", "95% CI"], body)
+    first = "Sample 0" if several else "Overall"
+    return Table(
+        name="overall",
+        title="Overall figures with 95% bootstrap confidence intervals (x100)",
+        header=["Figure", first, "95% CI"],
+        csv_header=["Figure", first, "95% CI low", "95% CI high"],
+        rows=body,
+    )
+
+
+def interval_cell(low: float | None, high: float | None) -> Cell:
+    """``"low – high"``; in CSV two fields (empty when undefined)."""
+    lo, hi = score_cell(low), score_cell(high)
+    return Cell(f"{lo.text} {DASH} {hi.text}", csv_fields=(_csv_number(lo), _csv_number(hi)))
+
+
+def _csv_number(cell: Cell) -> str:
+    return "" if cell.number is None else cell.text
+
+
+def _headline_markdown(summary: Mapping[str, Any]) -> str:
+    return to_markdown(headline_table(summary))
 
 
 def run_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -326,12 +424,12 @@ def run_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def samples_markdown(summary: Mapping[str, Any]) -> str:
-    """The ``Samples`` section of report.md (empty for one sample per video)."""
+def samples_table(summary: Mapping[str, Any]) -> Table | None:
+    """Mean of K with its CI, best of K, sample 0 and the spreads (None for one sample)."""
     block = summary.get("samples") or {}
     k = int(block.get("k") or 1)
     if k < 2:
-        return ""
+        return None
     mean, ci = block["mean"]["overall"], block["mean_ci"]["overall"]
     best, spread = block["best_of_k"]["overall"], block["sd_across_samples"]
     per_video = block["per_video_sd"]["overall"]
@@ -341,17 +439,34 @@ def samples_markdown(summary: Mapping[str, Any]) -> str:
         interval = ci.get(fig) or [None, None]
         body.append(
             [
-                fig,
-                fmt_score(mean.get(fig)),
-                f"{fmt_score(interval[0])} \u2013 {fmt_score(interval[1])}",
-                fmt_score(best.get(fig)),
-                fmt_score(first.get(fig)),
-                fmt_score(spread.get(fig)),
-                fmt_score(per_video.get(fig)),
+                text_cell(fig),
+                score_cell(mean.get(fig)),
+                interval_cell(interval[0], interval[1]),
+                score_cell(best.get(fig)),
+                score_cell(first.get(fig)),
+                score_cell(spread.get(fig)),
+                score_cell(per_video.get(fig)),
             ]
         )
     header = ["Figure", f"Mean of {k}", "95% CI", f"Best of {k}", "Sample 0"]
     header += ["SD across samples", "Mean per-video SD"]
+    csv_header = [*header[:2], "95% CI low", "95% CI high", *header[3:]]
+    return Table(
+        name="samples",
+        title=f"Figures over K = {k} samples per video (x100)",
+        header=header,
+        csv_header=csv_header,
+        rows=body,
+    )
+
+
+def samples_markdown(summary: Mapping[str, Any]) -> str:
+    """The ``Samples`` section of report.md (empty for one sample per video)."""
+    block = summary.get("samples") or {}
+    table = samples_table(summary)
+    if table is None:
+        return ""
+    k = int(block["k"])
     c = block.get("counts") or {}
     lines = [
         f"## Samples (K = {k})",
@@ -363,7 +478,7 @@ def samples_markdown(summary: Mapping[str, Any]) -> str:
         "samples: of the overall figure (population SD). Mean per-video SD: how much a "
         "video's figure changes from sample to sample (0 = stable).",
         "",
-        _markdown(header, body),
+        to_markdown(table),
         "",
         f"All samples: {c.get('answers', 0)} answers, {c.get('scored', 0)} scored, "
         f"{c.get('unparsed', 0)} unparseable, {c.get('failed', 0)} failed, "
@@ -386,6 +501,21 @@ def samples_markdown(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_tables(summary: Mapping[str, Any]) -> list[Table]:
+    """The tables of ``report.md``, for their CSV and LaTeX files (same numbers)."""
+    rows = run_rows(summary)
+    tables = [headline_table(summary)]
+    extra = samples_table(summary)
+    if extra is not None:
+        tables.append(extra)
+    tables += [
+        table2(rows, highlight=False),
+        table3(rows, highlight=False),
+        proactive_table(rows),
+    ]
+    return tables
+
+
 def render_run_markdown(summary: Mapping[str, Any]) -> str:
     """``report.md`` of one run: headline figures with CIs, Table 2 / Table 3 layouts,
     proactive/reactive recall, failures, and the config essentials."""
@@ -395,7 +525,8 @@ def render_run_markdown(summary: Mapping[str, Any]) -> str:
     parts = [
         f"# VisualAct report: {_md_escape(row['name'])}",
         "",
-        "Scores are x100, one decimal. Overall = mean of the scenarios' figures.",
+        "Scores are x100, one decimal. Overall = mean of the scenarios' figures. "
+        "Every table is also in `tables/` as CSV and LaTeX (booktabs).",
         "",
         "## Overall figures",
         "",
