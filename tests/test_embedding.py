@@ -135,13 +135,16 @@ def test_fast_path_gives_sentence_transformers_vectors() -> None:
         "Make sure the toddler cannot reach the stairs.",
         *(f"Wipe table number {i} carefully" for i in range(150)),  # more than one batch
     ]
-    fast = Embedder(cache=False, batch_size=64)
+    fast = Embedder(cache=False, batch_size=64, backend="torch")
     ref = Embedder(cache=False, batch_size=64, backend="sentence-transformers")
     a, b = fast.encode(texts), ref.encode(texts)
     assert isinstance(fast._st_model, MeanPoolingEncoder)
     assert isinstance(fast._st_model.model, TorchBert)
     assert not isinstance(ref._st_model, MeanPoolingEncoder)
     assert float(np.abs(a - b).max()) < 1e-5
+    onnx = Embedder(cache=False, batch_size=64, backend="onnx")
+    assert float(np.abs(onnx.encode(texts) - b).max()) < 1e-5
+    assert onnx.encoder_kind == "onnx-fp32" and fast.encoder_kind == "torch"
     # the transformers-model branch of the fast path (for non-BERT mean-pooling models)
     config = {**fast_path_config(default_model_path()), "torch_bert": False}
     c = MeanPoolingEncoder(config).encode(texts, batch_size=64)
@@ -154,7 +157,8 @@ def test_cold_encoding_skips_transformers_and_sentence_transformers(tmp_path: Pa
         "v = Embedder().encode(['call for help', 'open the door']); "
         "print(v.shape, [m for m in ('transformers', 'sentence_transformers') if m in sys.modules])"
     )
-    env = {**os.environ, "VISUALACT_CACHE_DIR": str(tmp_path)}
+    # the torch encoder (the fallback when onnxruntime is missing; ONNX is tested elsewhere)
+    env = {**os.environ, "VISUALACT_CACHE_DIR": str(tmp_path), "VISUALACT_EMBEDDING_BACKEND": "torch"}  # fmt: skip
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
@@ -176,7 +180,7 @@ def test_fast_path_only_for_plain_mean_pooling(tmp_path: Path) -> None:
     assert fast_path_config(str(tmp_path)) is None
     assert fast_path_config("sentence-transformers/all-MiniLM-L6-v2") is None
     with pytest.raises(ValueError, match="backend"):
-        Embedder(backend="onnx")
+        Embedder(backend="tensorflow")
 
 
 def test_bad_model_gets_a_clear_error(tmp_path: Path) -> None:

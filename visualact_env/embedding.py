@@ -15,16 +15,17 @@ ever:
 * All chunks are read into an in-memory table at first use. When many small chunks accumulate
   they are merged into one (the merged file is written before the small ones are removed).
 
-torch is imported only when a text is not in the cache; for plain mean-pooling BERT models
-(the default) the model runs without importing sentence-transformers or transformers at all
-(:class:`MeanPoolingEncoder`, same vectors), which cuts a cold command's start-up by seconds.
+A model is loaded only when a text is not in the cache. For plain mean-pooling BERT models
+(the default) it runs on ONNX Runtime (:mod:`visualact_env.onnx_encoder`): no torch, once the
+graph has been exported (once per machine and model); without onnxruntime, on torch directly
+(:mod:`visualact_env.encoders`), still without sentence-transformers or transformers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
+import logging
 import os
 import re
 import time
@@ -36,6 +37,13 @@ from typing import Any, cast
 import numpy as np
 
 from .cache import atomic_write_bytes, best_effort, cache_dir, digest
+from .encoders import (  # noqa: F401  (MeanPoolingEncoder and TorchBert: re-exported)
+    MeanPoolingEncoder,
+    TorchBert,
+    fast_path_config,
+    plain_bert_config,
+    quiet_transformers,
+)
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 """Hub name of the default model, used when the offline package is not installed."""
@@ -206,212 +214,58 @@ class EmbeddingModelError(RuntimeError):
     """The embedding model could not be loaded (bad name or path, or offline hub)."""
 
 
-def _quiet_transformers() -> None:
-    """Silence transformers' weight-loading progress bar (noise on every command's stderr)."""
-    try:
-        from transformers.utils import logging as hf_logging
+BACKENDS: tuple[str, ...] = ("auto", "onnx", "torch", "sentence-transformers")
+"""Encoder back-ends (see :class:`Embedder`)."""
 
-        hf_logging.disable_progress_bar()
-    except (ImportError, AttributeError):
-        pass
+BACKEND_ENV = "VISUALACT_EMBEDDING_BACKEND"
+"""Environment variable choosing the back-end when an Embedder is not given one."""
 
+MODEL_ALIASES: dict[str, str] = {"minilm": "fp32", "minilm-int8": "int8"}
+"""``--embedder`` names of the default model: ``minilm`` (the default, fp32) and
+``minilm-int8`` (ONNX Runtime dynamic int8: faster, slightly different vectors, own identity)."""
 
-_MEAN_POOLING = {
-    "pooling_mode_cls_token": False,
-    "pooling_mode_mean_tokens": True,
-    "pooling_mode_max_tokens": False,
-    "pooling_mode_mean_sqrt_len_tokens": False,
-}
-_FAST_MODULES = (
-    ("", "sentence_transformers.models.Transformer"),
-    ("1_Pooling", "sentence_transformers.models.Pooling"),
-    ("2_Normalize", "sentence_transformers.models.Normalize"),
-)
+_log = logging.getLogger("visualact.embedding")
+_warned: set[str] = set()
 
 
-def _read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        _log.warning("warning: %s", message)
 
 
-def fast_path_config(model: str) -> dict[str, Any] | None:
-    """Settings for :class:`MeanPoolingEncoder` when ``model`` is a local SentenceTransformer
-    folder of the plain kind (Transformer -> mean Pooling -> Normalize, fast tokenizer, no
-    lower-casing by the wrapper), else ``None`` (the model then goes through
-    sentence-transformers itself)."""
-    path = Path(model)
-    try:
-        modules = _read_json(path / "modules.json")
-        found = tuple((m.get("path", ""), m.get("type", "")) for m in modules)
-        if found != _FAST_MODULES or not (path / "tokenizer.json").is_file():
-            return None
-        pooling = _read_json(path / "1_Pooling" / "config.json")
-        if any(pooling.get(k, False) != v for k, v in _MEAN_POOLING.items()):
-            return None
-        if any(pooling.get(k) for k in ("pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")):  # fmt: skip
-            return None
-        st_config = _read_json(path / "sentence_bert_config.json")
-        if st_config.get("do_lower_case") or set(st_config) - {"max_seq_length", "do_lower_case"}:
-            return None
-        max_len = int(st_config.get("max_seq_length") or 512)
-        tok_config = path / "tokenizer_config.json"
-        if tok_config.is_file():
-            max_len = min(max_len, int(_read_json(tok_config).get("model_max_length", max_len)))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-    return {"path": str(path), "max_seq_length": max_len}
-
-
-def _plain_bert_config(folder: Path) -> dict[str, Any] | None:
-    """``config.json`` of a plain BERT encoder with safetensors weights (what
-    :class:`TorchBert` implements), else ``None``."""
-    try:
-        cfg = _read_json(folder / "config.json")
-    except (OSError, ValueError):
-        return None
-    plain = (
-        cfg.get("model_type") == "bert"
-        and cfg.get("hidden_act") == "gelu"
-        and cfg.get("position_embedding_type", "absolute") == "absolute"
-        and not cfg.get("is_decoder", False)
-        and (folder / "model.safetensors").is_file()
-    )
-    return cfg if plain else None
-
-
-class TorchBert:
-    """A BERT encoder forward pass (eval mode) in plain torch, loaded from safetensors.
-
-    Same arithmetic as ``transformers.BertModel`` (embeddings + LayerNorm, then per layer
-    self-attention, residual LayerNorm, GELU feed-forward, residual LayerNorm), without
-    importing transformers (about 1.5 s of a cold command). Tested against sentence-transformers.
-    """
-
-    def __init__(self, folder: Path, cfg: dict[str, Any]):
-        import torch
-        from safetensors.torch import load_file
-
-        self.torch = torch
-        raw = load_file(str(folder / "model.safetensors"))
-        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in raw else ""
-        self.w = {k[len(prefix) :]: v.float() for k, v in raw.items() if k.startswith(prefix)}
-        self.heads = int(cfg["num_attention_heads"])
-        self.layers = int(cfg["num_hidden_layers"])
-        self.eps = float(cfg.get("layer_norm_eps", 1e-12))
-        self.hidden_size = int(cfg["hidden_size"])
-
-    def _ln(self, x: Any, name: str) -> Any:
-        w = self.w
-        return self.torch.nn.functional.layer_norm(
-            x, (x.shape[-1],), w[f"{name}.weight"], w[f"{name}.bias"], self.eps
-        )
-
-    def _lin(self, x: Any, name: str) -> Any:
-        return self.torch.nn.functional.linear(x, self.w[f"{name}.weight"], self.w[f"{name}.bias"])
-
-    def __call__(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-        """The last hidden state, ``(batch, length, hidden)``."""
-        torch, w = self.torch, self.w
-        f = torch.nn.functional
-        b, n = input_ids.shape
-        pos = torch.arange(n)
-        x = (
-            w["embeddings.word_embeddings.weight"][input_ids]
-            + w["embeddings.position_embeddings.weight"][pos][None]
-            + w["embeddings.token_type_embeddings.weight"][token_type_ids]
-        )
-        x = self._ln(x, "embeddings.LayerNorm")
-        keep = attention_mask.bool()[:, None, None, :]
-        d = self.hidden_size // self.heads
-        for i in range(self.layers):
-            p = f"encoder.layer.{i}"
-
-            def heads(t: Any) -> Any:
-                return t.view(b, n, self.heads, d).transpose(1, 2)
-
-            q = heads(self._lin(x, f"{p}.attention.self.query"))
-            k = heads(self._lin(x, f"{p}.attention.self.key"))
-            v = heads(self._lin(x, f"{p}.attention.self.value"))
-            ctx = f.scaled_dot_product_attention(q, k, v, attn_mask=keep)
-            ctx = ctx.transpose(1, 2).reshape(b, n, self.hidden_size)
-            x = self._ln(self._lin(ctx, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")  # fmt: skip
-            h = f.gelu(self._lin(x, f"{p}.intermediate.dense"))
-            x = self._ln(self._lin(h, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
-        return x
-
-
-class MeanPoolingEncoder:
-    """The plain SentenceTransformer pipeline (tokenize, transformer, mean pooling over the
-    attention mask, L2 normalisation) built from ``tokenizers`` and torch directly.
-
-    It gives the same vectors as ``SentenceTransformer(path).encode(..., normalize_embeddings=
-    True)`` (tested to 1e-5) but skips importing sentence-transformers and, for plain BERT
-    encoders such as all-MiniLM-L6-v2 (:class:`TorchBert`), transformers too: about 4.5 s of
-    every cold command's start-up. Other architectures use ``transformers.AutoModel``. Only
-    used for folders accepted by :func:`fast_path_config`.
-    """
-
-    def __init__(self, config: dict[str, Any]):
-        import torch
-        from tokenizers import Tokenizer
-
-        folder = Path(config["path"])
-        self._torch = torch
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(int(config["max_seq_length"]))
-        bert = _plain_bert_config(folder) if config.get("torch_bert", True) else None
-        if bert is not None:
-            self.model: Any = TorchBert(folder, bert)
-            self.dimension = int(bert["hidden_size"])
-        else:
-            from transformers import AutoModel
-
-            _quiet_transformers()
-            hf = AutoModel.from_pretrained(str(folder))
-            hf.eval()
-            self.model = lambda **kw: hf(**kw)[0]
-            self.dimension = int(hf.config.hidden_size)
-
-    def get_sentence_embedding_dimension(self) -> int:
-        return self.dimension
-
-    def _batch(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
-        encs = self.tokenizer.encode_batch(texts)
-        width = max(len(e.ids) for e in encs)
-
-        def padded(rows: list[list[int]]) -> Any:
-            return torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.long)
-
-        ids = padded([e.ids for e in encs])
-        mask = padded([e.attention_mask for e in encs])
-        types = padded([e.type_ids for e in encs])
-        hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types)
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        summed = (hidden * weights).sum(dim=1)
-        mean = summed / weights.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(mean, p=2, dim=1).float().numpy()
-
-    def encode(self, texts: list[str], batch_size: int = 128, **_: Any) -> np.ndarray:
-        """Unit-length embeddings of ``texts`` in input order (batched by length)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.get_sentence_embedding_dimension()), dtype=np.float32)
-        with self._torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                out[idx] = self._batch([texts[i] for i in idx])
-        return out
+def resolve_model(model: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """``(model name or folder, precision)`` of an ``--embedder`` value: ``None`` and
+    ``"minilm"`` are the default model in fp32, ``"minilm-int8"`` the same model quantized to
+    int8; anything else is a model name or folder (fp32)."""
+    if model is None:
+        return default_model_path(), "fp32"
+    text = str(model)
+    if text in MODEL_ALIASES:
+        return default_model_path(), MODEL_ALIASES[text]
+    return text, "fp32"
 
 
 class Embedder:
     """Encodes texts into L2-normalised float32 vectors, through the disk cache.
 
-    ``model`` is a SentenceTransformer name or folder (default :func:`default_model_path`).
-    ``cache=False`` keeps embeddings in memory only (nothing read from or written to disk).
-    ``backend``: ``"auto"`` uses :class:`MeanPoolingEncoder` for plain mean-pooling folders
-    (like the default model) and sentence-transformers otherwise; ``"sentence-transformers"``
-    always uses the latter. Both give the same vectors, so they share one cache.
+    ``model`` is a SentenceTransformer name or folder, or an alias of :data:`MODEL_ALIASES`
+    (default :func:`default_model_path`). ``cache=False`` keeps embeddings in memory only
+    (nothing read from or written to disk). ``backend`` (default: ``$VISUALACT_EMBEDDING_BACKEND``
+    or ``"auto"``):
+
+    * ``"auto"``: for plain mean-pooling BERT folders (the default model) the ONNX Runtime
+      encoder (:mod:`visualact_env.onnx_encoder`: no torch once its graph exists), falling back
+      with a warning to the torch encoder (:class:`MeanPoolingEncoder`) when onnxruntime is
+      missing or the graph cannot be built; other plain mean-pooling folders use the torch
+      encoder; anything else sentence-transformers;
+    * ``"onnx"``: the ONNX encoder or an :class:`EmbeddingModelError` (no fallback);
+    * ``"torch"``: never ONNX; ``"sentence-transformers"``: always sentence-transformers.
+
+    The fp32 ONNX graph, the torch encoder and sentence-transformers give the same vectors to
+    within about 1e-6 and the same metric decisions (measured; see docs/embeddings.md), so they
+    share one identity and cache. The int8 model (``"minilm-int8"``) runs on ONNX only and has
+    its own identity, so its vectors and scores never mix with fp32 ones.
     """
 
     def __init__(
@@ -420,39 +274,77 @@ class Embedder:
         cache: bool = True,
         batch_size: int = 64,
         *,
-        backend: str = "auto",
+        backend: str | None = None,
     ):
-        if backend not in ("auto", "sentence-transformers"):
-            raise ValueError(f"backend must be 'auto' or 'sentence-transformers', got {backend!r}")
-        self.model = str(model) if model is not None else default_model_path()
+        backend = backend or os.environ.get(BACKEND_ENV) or "auto"
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        self.model, self.precision = resolve_model(model)
+        if self.precision == "int8" and backend not in ("auto", "onnx"):
+            raise ValueError(f"the int8 model runs on ONNX Runtime only, not backend {backend!r}")
         self.cache = cache
         self.batch_size = batch_size
         self.backend = backend
         self.identity = model_identity(self.model)
+        if self.precision == "int8":
+            from .onnx_encoder import int8_identity
+
+            self.identity = int8_identity(self.identity)
         folder = cache_dir("embeddings", _safe_key(self.identity)) if cache else Path(os.devnull)
         self.store = EmbeddingStore(folder)
         self._loaded = False
         self._st_model: Any = None
+        self.encoder_kind: str | None = None
+        """Which encoder ran (``onnx-fp32``, ``onnx-int8``, ``torch``, ``sentence-transformers``);
+        ``None`` until a text was not in the cache."""
         self.encoded_count = 0
         """How many texts this instance has sent to the model (cache misses)."""
 
     def __repr__(self) -> str:
         return f"Embedder({self.identity!r}, cache={self.cache})"
 
+    def _onnx_encoder(self, fast: dict[str, Any] | None) -> Any:
+        """The ONNX encoder, or ``None`` (with a warning under ``auto``) when unavailable."""
+        from .onnx_encoder import OnnxEncoder, OnnxUnavailable, ensure_graph
+
+        required = self.backend == "onnx" or self.precision == "int8"
+        if fast is None or plain_bert_config(Path(fast["path"])) is None:
+            if required:
+                raise OnnxUnavailable(
+                    "the ONNX encoder needs a local plain mean-pooling BERT model folder"
+                )
+            return None  # ONNX does not apply: the torch encoder, silently
+        try:
+            key = _safe_key(model_identity(self.model))
+            return OnnxEncoder(fast, ensure_graph(fast, key, self.precision))
+        except OnnxUnavailable as e:
+            if required:
+                raise
+            _warn_once(f"ONNX encoder unavailable ({e}); encoding with torch instead")
+            return None
+
     def _load_model(self) -> Any:
         if self._st_model is None:
-            fast = fast_path_config(self.model) if self.backend == "auto" else None
+            use_fast = self.backend != "sentence-transformers"
+            fast = fast_path_config(self.model) if use_fast else None
             try:
+                if self.backend in ("auto", "onnx"):
+                    encoder = self._onnx_encoder(fast)
+                    if encoder is not None:
+                        self._st_model, self.encoder_kind = encoder, f"onnx-{self.precision}"
+                        return encoder
                 if fast is not None:
-                    self._st_model = MeanPoolingEncoder(fast)
+                    self._st_model, self.encoder_kind = MeanPoolingEncoder(fast), "torch"
                     return self._st_model
                 from sentence_transformers import SentenceTransformer
 
-                _quiet_transformers()
+                quiet_transformers()
                 self._st_model = SentenceTransformer(self.model, device="cpu")
+                self.encoder_kind = "sentence-transformers"
             except Exception as e:  # any loader failure: name the model, keep the cause
                 raise EmbeddingModelError(
-                    f"could not load embedding model {self.model!r}: {type(e).__name__}: {e}"
+                    f"could not load embedding model {self.model!r}"
+                    f"{' (int8)' if self.precision == 'int8' else ''}: {type(e).__name__}: {e}"
                 ) from e
         return self._st_model
 
