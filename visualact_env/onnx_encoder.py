@@ -15,7 +15,9 @@ import in about 0.2 s and encode faster on CPU. For plain mean-pooling BERT fold
   (:data:`INT8_SETTINGS`), checked against the fp32 graph (no torch), published the same way.
   Its vectors differ slightly, so it has its own identity (:func:`int8_identity`) and cache.
 * **Sessions.** One per graph and process (:func:`shared_session`), CPU execution provider,
-  intra-op threads = usable cores (or ``OMP_NUM_THREADS`` when set).
+  intra-op threads = usable cores (or ``OMP_NUM_THREADS`` when set), no thread spinning;
+  texts go in batches of similar token counts (less padding; measured faster, see
+  ``benchmarks/bench_encoders.py``).
 * **Failures.** Anything that stops a graph from being built (no ``onnx`` package, an export
   error, a failed verification) raises :class:`OnnxUnavailable` and is recorded in
   ``failed-<precision>.json`` with the package versions, so later processes do not pay for the
@@ -352,7 +354,7 @@ def _verify_and_record(
 
 def new_session(model_path: str | os.PathLike[str]) -> Any:
     """An ONNX Runtime session on the CPU execution provider with :func:`usable_cores` intra-op
-    threads (sequential execution, errors-only logging)."""
+    threads that sleep when idle (sequential execution, errors-only logging)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -360,6 +362,9 @@ def new_session(model_path: str | os.PathLike[str]) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle worker threads sleep instead of spinning: on a shared machine spinning threads
+    # compete with every other process (measured 98 vs 86 texts/s under load; bench_encoders)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
