@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from visualact_env.embedding import default_model_path, model_identity
 from visualact_env.records import Benchmark
 
 BUILTIN = ("demo", "synthetic-full")
@@ -33,7 +34,7 @@ def run_config(
             "resize": "letterbox",
             "backend": "auto",
         },
-        "embedder": "all-MiniLM-L6-v2",
+        "embedder": model_identity(default_model_path()),  # what the runner records
         "tau": tau,
         "data": {
             "name": benchmark.name,

@@ -10,6 +10,7 @@ import pytest
 from report_fixtures import make_runs, oracle_predictions, run_config, write_run
 
 from visualact_env.cli import main
+from visualact_env.embedding import Embedder
 from visualact_env.report import CompareError, compare_runs, write_compare
 from visualact_env.report.compare import PUBLISHED_NOTE
 
@@ -58,6 +59,18 @@ def test_identical_runs_differ_by_zero(tmp_path, demo, scorer):
     assert [r["name"] for r in res["runs"]] == ["oracle [a]", "oracle [b]"]
     d = res["comparisons"][0]["figures"]["f1"]
     assert d["difference"] == 0 and d["p_value"] == 1.0
+
+
+def test_a_run_made_with_another_embedder_is_rescored_and_named(tmp_path, demo, scorer):
+    int8 = Embedder("minilm-int8", cache=False).identity
+    a = write_run(tmp_path / "a", run_config(demo, "oracle"), oracle_predictions(demo))
+    config = {**run_config(demo, "oracle"), "embedder": int8}
+    b = write_run(tmp_path / "b", config, oracle_predictions(demo))
+    res = compare_runs([a, b], scorer=scorer, n_resamples=50)
+    own = scorer.embedder.identity
+    assert res["embedder"] == own != int8  # one embedder for every run: scores never mixed
+    assert res["warnings"] == [f"oracle [b]: run made with embedder {int8}, rescored with {own}"]
+    assert res["comparisons"][0]["figures"]["f1"]["difference"] == 0
 
 
 def test_different_data_is_refused_unless_allowed(tmp_path, folders, demo, scorer):

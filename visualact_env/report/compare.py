@@ -164,6 +164,8 @@ def compare_runs(
         name if len(samples) == 1 else f"{name} (mean of {len(samples)} samples)"
         for name, samples in zip(_unique_names(runs), reports, strict=True)
     ]
+    # every run is rescored with one embedder (never mixed); say so when a run used another
+    scorer_embedder = getattr(getattr(scorer, "embedder", None), "identity", None)
     warnings = [w for r in runs for w in r["run"].warnings]
     rows = []
     for name, r, samples in zip(names, runs, reports, strict=True):
@@ -175,6 +177,11 @@ def compare_runs(
         own_tau = r["config"].get("tau")
         if own_tau is not None and float(own_tau) != scorer.tau:
             warnings.append(f"{name}: run made with tau={own_tau}, compared at tau={scorer.tau}")
+        own_embedder = r["config"].get("embedder")
+        if own_embedder and scorer_embedder and own_embedder != scorer_embedder:
+            warnings.append(
+                f"{name}: run made with embedder {own_embedder}, rescored with {scorer_embedder}"
+            )
         rows.append(
             {
                 "name": name,
