@@ -594,7 +594,7 @@ def _read_json(path: Path) -> Any:
 def _jsonl_rows(path: Path) -> list[Any] | None:
     """The records of a JSON Lines file; None when the file is not one (its first line is not
     a JSON document); a :class:`DataError` naming the line when a later line is unreadable."""
-    rows = []
+    rows: list[Any] = []
     for line, value, problem in jsonio.iter_jsonl(path):
         if problem is not None:
             if not rows:
