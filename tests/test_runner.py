@@ -223,7 +223,10 @@ def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     first = subprocess.run(
         _eval_cmd(out, "py:runner_agents:FlakyAgent"), env=env, capture_output=True, text=True
     )
-    assert first.returncode == 0, first.stderr
+    # failures exit 1 (never 0), and the run folder is complete all the same
+    assert first.returncode == 1, first.stderr
+    assert f"2 video(s) of {out} failed" in first.stderr
+    assert f"rerun the same command with --out {out} --resume to retry them" in first.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["failed"] == 2
     failed_ids = {f["video_id"] for f in summary["failures"]}
@@ -261,9 +264,10 @@ def test_a_failure_can_never_raise_a_score(tmp_path):
     markers.mkdir()
     env = _env(FLAKY_MARKERS=str(markers), FLAKY_IDS="home_pot_boiling_over")
     flaky = tmp_path / "flaky"
-    subprocess.run(
-        _eval_cmd(flaky, "py:runner_agents:FlakyAgent"), env=env, check=True, capture_output=True
+    failed = subprocess.run(
+        _eval_cmd(flaky, "py:runner_agents:FlakyAgent"), env=env, capture_output=True, text=True
     )
+    assert failed.returncode == 1, failed.stderr
     rows = {r["video_id"]: r for r in _predictions(flaky)}
     assert rows["home_pot_boiling_over"]["actions"] == []
     scores = {

@@ -69,6 +69,7 @@ __all__ = [
     "EvalConfig",
     "RunError",
     "config_mismatch",
+    "failed_videos",
     "identity",
     "parse_shard",
     "recover_predictions",
@@ -497,8 +498,108 @@ def _check_leakage(
     log("WARNING: " + message + "; evaluate on a validation split (visualact data split)")
 
 
+def _preflight(agent: Any) -> None:
+    """One request to the agent's server before a run starts (agents with ``preflight()``): an
+    unreachable endpoint is one clear error naming its URL, not a run of failed videos."""
+    check = getattr(agent, "preflight", None)
+    if not callable(check):
+        return
+    try:
+        check()
+    except OSError as e:  # ConnectionError: names the URL, credentials stripped
+        raise RunError(str(e)) from None
+
+
+def _run_in_folder(
+    config: EvalConfig,
+    agent: Any,
+    benchmark: Benchmark,
+    records: Sequence[VideoRecord],
+    sampler: Any,
+    out: Path,
+    run_config: dict[str, Any],
+    log: Callable[[str], None],
+) -> None:
+    """Prepare the (locked) run folder, run what is left to do, order it and write reports."""
+    fresh = config.overwrite or not (out / CONFIG_FILE).exists()
+    if fresh:
+        _preflight(agent)  # before anything is written (or an --overwrite deletes anything)
+    done_rows = _prepare_folder(out, run_config, config)
+    done = {(r["video_id"], int(r.get("sample", 0))) for r in done_rows}
+    tasks = [
+        Task(rec, k, derived_seed(config.seed, rec.video_id, k))
+        for rec in records
+        for k in range(config.samples)
+        if (rec.video_id, k) not in done
+    ]
+    total = len(records) * config.samples
+    if not fresh and tasks:
+        _preflight(agent)
+    if done:
+        log(f"resuming {out}: {len(done)} of {total} done, {len(tasks)} to go")
+    else:
+        log(
+            f"running {config.agent} on {benchmark.name} "
+            f"({len(records)} videos x {config.samples} samples) -> {out}"
+        )
+    progress = Progress(total, total - len(tasks), config.progress, samples=config.samples)
+    writer = PredictionWriter(out / PREDICTIONS_FILE)
+    failures: list[str] = []
+
+    def emit(task: Task, output: Any, latency: float) -> None:
+        writer.write(_record(task, output, latency))
+        if output.failed:
+            failures.append(f"{task.record.video_id}: {output.error}")
+        progress.update(output.failed, bool(getattr(output, "parse_error", None)))
+
+    try:
+        if _is_async(agent):
+            asyncio.run(_act_async(agent, tasks, sampler, config.concurrency, emit))
+        else:
+            _act_sync(agent, tasks, sampler, config.batch_size, emit)
+    except KeyboardInterrupt:
+        log(f"interrupted: rerun the same command with --out {out} --resume to finish it")
+        raise
+    finally:
+        writer.close()
+        progress.close()
+    order_predictions(out / PREDICTIONS_FILE, records)
+    if failures:
+        log(
+            f"{len(failures)} video(s) failed (scored as empty; rerun the same command with "
+            f"--out {out} --resume to retry them):"
+        )
+        for line in failures[:20]:
+            log(f"  {line}")
+    if config.reports:
+        from .report import write_reports
+
+        write_reports(
+            out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
+        )
+
+
+def failed_videos(run_dir: str | Path) -> list[str]:
+    """Ids of the videos (samples) of a run folder whose record is a failure (``error`` set):
+    what ``visualact eval --resume`` retries, and what makes ``eval`` exit 1."""
+    from .jsonio import iter_jsonl
+
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.exists():
+        return []
+    return [
+        str(row.get("video_id"))
+        for _, row, err in iter_jsonl(path)
+        if not err and isinstance(row, dict) and row.get("error") is not None
+    ]
+
+
 def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) -> Path:
-    """Run ``config`` to completion and return the run folder."""
+    """Run ``config`` to completion and return the run folder.
+
+    An agent with a ``preflight()`` method (the OpenAI agent) is asked once, before the run
+    starts, whether its server answers; a failure is a :class:`RunError` naming the URL.
+    """
     from .datasets import load_benchmark
     from .embedding import Embedder
     from .registry import make_agent
@@ -529,55 +630,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
         out = Path(config.out) if config.out else default_out(config)
         run_config = build_run_config(config, benchmark, agent, sampler, embedder_id)
         with RunLock(out):  # one writer per run folder: a second one is refused, naming us
-            done_rows = _prepare_folder(out, run_config, config)
-            done = {(r["video_id"], int(r.get("sample", 0))) for r in done_rows}
-            tasks = [
-                Task(rec, k, derived_seed(config.seed, rec.video_id, k))
-                for rec in records
-                for k in range(config.samples)
-                if (rec.video_id, k) not in done
-            ]
-            total = len(records) * config.samples
-            if done:
-                log(f"resuming {out}: {len(done)} of {total} done, {len(tasks)} to go")
-            else:
-                log(
-                    f"running {config.agent} on {benchmark.name} ({len(records)} videos x {config.samples} samples) -> {out}"
-                )
-            progress = Progress(total, total - len(tasks), config.progress, samples=config.samples)
-            writer = PredictionWriter(out / PREDICTIONS_FILE)
-            failures: list[str] = []
-
-            def emit(task: Task, output: Any, latency: float) -> None:
-                writer.write(_record(task, output, latency))
-                if output.failed:
-                    failures.append(f"{task.record.video_id}: {output.error}")
-                progress.update(output.failed, bool(getattr(output, "parse_error", None)))
-
-            try:
-                if _is_async(agent):
-                    asyncio.run(_act_async(agent, tasks, sampler, config.concurrency, emit))
-                else:
-                    _act_sync(agent, tasks, sampler, config.batch_size, emit)
-            except KeyboardInterrupt:
-                log(f"interrupted: rerun the same command with --out {out} --resume to finish it")
-                raise
-            finally:
-                writer.close()
-                progress.close()
-            order_predictions(out / PREDICTIONS_FILE, records)
-            if failures:
-                log(
-                    f"{len(failures)} video(s) failed (scored as empty; rerun with --resume to retry):"
-                )
-                for line in failures[:20]:
-                    log(f"  {line}")
-            if config.reports:
-                from .report import write_reports
-
-                write_reports(
-                    out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
-                )
-            return out
+            _run_in_folder(config, agent, benchmark, records, sampler, out, run_config, log)
+        return out
     finally:
         agent.close()

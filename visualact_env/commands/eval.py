@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..cli_config import add_dataclass_arguments, dataclass_from_args
@@ -40,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
         help="run a policy over a benchmark and report the paper's tables",
-        description="Run an agent over a benchmark, save predictions record by record, score them and write summary.json, report.md, report.html and plots.",
+        description="Run an agent over a benchmark, save predictions record by record, score them and write summary.json, report.md, report.html and plots. Exit code: 0 when every video was scored, 1 when any failed (the run folder is complete; --resume retries them), 2 on unusable input or an unreachable server.",
     )
     add_run_arguments(p, exclude=())
     p.set_defaults(func=run)
@@ -61,4 +63,25 @@ def run(args: argparse.Namespace) -> int:
     from ..report import print_run_summary
 
     print_run_summary(out)
-    return 0
+    return failure_exit([out])
+
+
+def failure_exit(
+    runs: Sequence[str | Path], retry: str = "rerun the same command with --out {run} --resume"
+) -> int:
+    """1 when a video of any of ``runs`` failed (its record has an ``error``), with a line on
+    stderr saying how to retry them (``retry``); 0 when every video was scored."""
+    from ..runner import failed_videos
+
+    code = 0
+    for run in runs:
+        failed = failed_videos(run)
+        if failed:
+            code = 1
+            print(
+                f"{len(failed)} video(s) of {run} failed: the run folder is complete; "
+                + retry.format(run=run)
+                + " to retry them",
+                file=sys.stderr,
+            )
+    return code

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep",
         help="run a policy at several frame counts (and/or thresholds): the paper's Table 4",
-        description="Run or reuse one evaluation per frame count under --out, score each at every threshold, and print the Table 4 layout (precision, recall, F1, scale score) with bootstrap CIs; writes sweep.json, sweep.md and sweep.png.",
+        description="Run or reuse one evaluation per frame count under --out, score each at every threshold, and print the Table 4 layout (precision, recall, F1, scale score) with bootstrap CIs; writes sweep.json, sweep.md and sweep.png. Exit code: 0 when every video of every run was scored, 1 when any failed (rerun the same command to retry them), 2 on unusable input.",
     )
     add_run_arguments(p)
     add_dataclass_arguments(p, SweepConfig)
@@ -77,4 +77,6 @@ def run(args: argparse.Namespace) -> int:
     print("Table 4 layout (x100, 95% bootstrap CI; APL = scale score)")
     print(terminal_table(header, body))
     print(f"sweep.md, sweep.json, sweep.png: {sweep.out}")
-    return 0
+    from .eval import failure_exit
+
+    return failure_exit(list(result["runs"].values()), "rerun the same sweep command")
