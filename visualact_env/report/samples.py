@@ -29,6 +29,7 @@ from typing import Any
 from ..metric import SIMILARITY_DECIMALS, score_predictions
 from ..records import Action, Benchmark, Prediction
 from ..rundir import SAMPLES_FILE
+from .jsonvalues import clean_value as _clean
 
 __all__ = ["SAMPLES_FILE", "sample_row", "sample_rows"]
 
@@ -73,7 +74,6 @@ def sample_row(
     record: Any, prediction: Prediction | None, score: Any, sample: int, tau: float
 ) -> dict[str, Any]:
     """The ``samples.jsonl`` line of one video and sample (``score`` kept its similarity)."""
-    from .summary import _clean
 
     proposals = list(prediction.actions) if prediction is not None else []
     scored = score.status == "scored"

@@ -20,7 +20,6 @@ counted and listed: a run with failures never looks like a clean run.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -44,6 +43,7 @@ from ..rundir import (
     run_benchmark,
     write_summary,
 )
+from .jsonvalues import clean_value as _clean
 from .sample_stats import samples_summary
 
 __all__ = [
@@ -109,18 +109,6 @@ def make_scorer(config: Mapping[str, Any]) -> Any:
 
 # --------------------------------------------------------------------------------------------
 # reading the metric's ScoreReport
-
-
-def _clean(value: Any) -> Any:
-    """Floats for JSON: NaN becomes None (an undefined figure), numpy scalars become floats."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) or hasattr(value, "item"):
-        value = float(value)
-        return None if math.isnan(value) else value
-    return value
 
 
 def clean_figures(figures: Mapping[str, Any]) -> dict[str, Any]:
