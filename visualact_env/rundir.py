@@ -9,6 +9,8 @@ the reports, ``compare``, ``sweep`` and training, holds:
 * ``predictions.jsonl``: one record per (video, sample), appended and flushed as each finishes;
 * ``summary.json``, ``scores.jsonl``, ``report.md``, ``report.html``, ``plots/``: written by
   :func:`visualact_env.report.write_reports` when the run is complete;
+* ``stopped.json``: why the run stopped early at a limit (``--max-cost``, ``--max-total-tokens``,
+  ``--max-failures``), until a resumed run goes on;
 * ``.lock``: the lock file a writer holds (see :class:`visualact_env.runlock.RunLock`).
 
 This module owns that layout and the benchmark a run used (:func:`run_benchmark`), so that the
@@ -38,6 +40,8 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 PLOTS_DIR = "plots"
 LOCK_FILE = ".lock"
+STOP_FILE = "stopped.json"
+"""Written when a run stopped early at a limit (``--max-cost`` ...); removed when it resumes."""
 
 IDENTITY_KEYS = (
     "agent",
@@ -262,6 +266,22 @@ def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
 def write_summary(run_dir: str | os.PathLike[str], summary: dict[str, Any]) -> Path:
     """Write ``summary.json`` atomically."""
     return jsonio.write_json(Path(run_dir) / SUMMARY_FILE, summary)
+
+
+def write_stop(run_dir: str | os.PathLike[str], info: dict[str, Any]) -> Path:
+    """Record why the run stopped early (``stopped.json``, atomically)."""
+    return jsonio.write_json(Path(run_dir) / STOP_FILE, info)
+
+
+def read_stop(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Why the run stopped early, or None when it did not (or resumed since)."""
+    path = Path(run_dir) / STOP_FILE
+    return _read_json_object(path) if path.is_file() else None
+
+
+def clear_stop(run_dir: str | os.PathLike[str]) -> None:
+    """Forget an early stop (the run is going on)."""
+    (Path(run_dir) / STOP_FILE).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

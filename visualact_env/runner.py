@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import math
 import re
 import sys
 import time
@@ -48,6 +49,7 @@ from .rundir import (
     PredictionWriter,
     RunError,
     check_shard,
+    clear_stop,
     config_mismatch,
     identity,
     load_config,
@@ -58,6 +60,7 @@ from .rundir import (
     run_benchmark,
     select_videos,
     write_config,
+    write_stop,
 )
 from .runlock import RunLock
 
@@ -94,6 +97,16 @@ def _scenario_option(text: str) -> str:
     except RunError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return scenario
+
+
+def _max_failures_option(text: str) -> str:
+    """``--max-failures N|P%`` as an argparse converter."""
+    from .budget import parse_max_failures
+
+    try:
+        return parse_max_failures(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 @dataclass
@@ -202,6 +215,39 @@ class EvalConfig:
             "(default: warn)"
         },
     )
+    price_input: float | None = field(
+        default=None,
+        metadata={"help": "price per million prompt tokens, for the cost in the reports"},
+    )
+    price_output: float | None = field(
+        default=None,
+        metadata={"help": "price per million completion tokens, for the cost in the reports"},
+    )
+    max_cost: float | None = field(
+        default=None,
+        metadata={
+            "help": "stop the run (resumable) once its cost reaches this (needs --price-input "
+            "or --price-output; answers already in the folder count)",
+            "metavar": "COST",
+        },
+    )
+    max_total_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "stop the run (resumable) once its prompt + completion tokens reach N "
+            "(answers already in the folder count; --max-tokens is the per-answer budget)",
+            "metavar": "N",
+        },
+    )
+    max_failures: str | None = field(
+        default=None,
+        metadata={
+            "help": "stop the run (resumable) at the N-th failed answer, or when P% of the "
+            "answers to do have failed (e.g. a wrong endpoint)",
+            "type": _max_failures_option,
+            "metavar": "N|P%",
+        },
+    )
 
 
 def check_config(config: EvalConfig) -> None:
@@ -216,6 +262,23 @@ def check_config(config: EvalConfig) -> None:
         raise RunError(f"--tau must be within [-1, 1], got {config.tau}")
     if config.shard is not None:
         check_shard(*config.shard)
+    for name in ("price_input", "price_output", "max_cost"):
+        value = getattr(config, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise RunError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
+    if config.max_total_tokens is not None and config.max_total_tokens < 1:
+        raise RunError(f"--max-total-tokens must be >= 1, got {config.max_total_tokens}")
+    if config.max_cost is not None and config.price_input is None and config.price_output is None:
+        raise RunError(
+            "--max-cost needs prices: --price-input and/or --price-output (per million tokens)"
+        )
+    if config.max_failures is not None:
+        from .budget import parse_max_failures
+
+        try:
+            parse_max_failures(config.max_failures)
+        except ValueError as e:
+            raise RunError(f"--max-failures: {e}") from None
     eval_sampler(config)
 
 
@@ -328,8 +391,21 @@ def _failure(task: Task, exc: BaseException) -> Any:
     return AgentOutput(error=f"{type(exc).__name__}: {exc}")
 
 
-def _act_sync(agent: Any, tasks: list[Task], sampler: Any, batch_size: int, emit: Callable) -> None:
+def _never() -> bool:
+    return False
+
+
+def _act_sync(
+    agent: Any,
+    tasks: list[Task],
+    sampler: Any,
+    batch_size: int,
+    emit: Callable,
+    stop: Callable[[], bool] = _never,
+) -> None:
     for start in range(0, len(tasks), max(1, batch_size)):
+        if stop():  # a limit was reached: nothing new starts
+            return
         chunk = tasks[start : start + max(1, batch_size)]
         observations, ready = [], []
         for task in chunk:
@@ -354,12 +430,19 @@ def _act_sync(agent: Any, tasks: list[Task], sampler: Any, batch_size: int, emit
 
 
 async def _act_async(
-    agent: Any, tasks: list[Task], sampler: Any, concurrency: int, emit: Callable
+    agent: Any,
+    tasks: list[Task],
+    sampler: Any,
+    concurrency: int,
+    emit: Callable,
+    stop: Callable[[], bool] = _never,
 ) -> None:
     semaphore = asyncio.Semaphore(max(1, concurrency))
 
     async def one(task: Task) -> None:
         async with semaphore:
+            if stop():  # a limit was reached: requests in flight finish, no new one starts
+                return
             t0 = time.perf_counter()
             try:
                 observation = await asyncio.to_thread(_observation, task.record, sampler)
@@ -510,6 +593,41 @@ def _preflight(agent: Any) -> None:
         raise RunError(str(e)) from None
 
 
+def _stopper(config: EvalConfig, done_rows: Sequence[dict[str, Any]], tasks: int, out: Path) -> Any:
+    """The limits of this invocation over the run folder's records (:mod:`visualact_env.budget`);
+    a previous early stop is forgotten: the run goes on until a limit says otherwise."""
+    from .budget import Limits, Stopper, failure_threshold
+
+    clear_stop(out)
+    limits = Limits(
+        max_cost=config.max_cost,
+        max_total_tokens=config.max_total_tokens,
+        max_failures=failure_threshold(config.max_failures, tasks),
+        price_input=config.price_input,
+        price_output=config.price_output,
+    )
+    return Stopper(limits, done_rows)
+
+
+def _record_stop(out: Path, stopper: Any, total: int, log: Callable[[str], None]) -> None:
+    """Write ``stopped.json`` and say on the terminal why the run stopped and how to go on."""
+    from .jsonio import iter_jsonl
+
+    done = sum(1 for _, row, err in iter_jsonl(out / PREDICTIONS_FILE) if not err)
+    info = {
+        **stopper.to_dict(),
+        "answers": done,
+        "total": total,
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "resume": f"visualact eval --out {out} --resume",
+    }
+    write_stop(out, info)
+    log(
+        f"STOPPED: {stopper.reason}; {done} of {total} answers are in {out}. The folder is "
+        f"resumable: visualact eval --out {out} --resume (with a higher limit)"
+    )
+
+
 def _run_in_folder(
     config: EvalConfig,
     agent: Any,
@@ -542,21 +660,26 @@ def _run_in_folder(
             f"running {config.agent} on {benchmark.name} "
             f"({len(records)} videos x {config.samples} samples) -> {out}"
         )
+    stopper = _stopper(config, done_rows, len(tasks), out)
     progress = Progress(total, total - len(tasks), config.progress, samples=config.samples)
     writer = PredictionWriter(out / PREDICTIONS_FILE)
     failures: list[str] = []
 
     def emit(task: Task, output: Any, latency: float) -> None:
-        writer.write(_record(task, output, latency))
+        row = _record(task, output, latency)
+        writer.write(row)
+        stopper.record(row)
         if output.failed:
             failures.append(f"{task.record.video_id}: {output.error}")
         progress.update(output.failed, bool(getattr(output, "parse_error", None)))
 
     try:
         if _is_async(agent):
-            asyncio.run(_act_async(agent, tasks, sampler, config.concurrency, emit))
+            asyncio.run(
+                _act_async(agent, tasks, sampler, config.concurrency, emit, lambda: stopper.stopped)
+            )
         else:
-            _act_sync(agent, tasks, sampler, config.batch_size, emit)
+            _act_sync(agent, tasks, sampler, config.batch_size, emit, lambda: stopper.stopped)
     except KeyboardInterrupt:
         log(f"interrupted: rerun the same command with --out {out} --resume to finish it")
         raise
@@ -564,6 +687,8 @@ def _run_in_folder(
         writer.close()
         progress.close()
     order_predictions(out / PREDICTIONS_FILE, records)
+    if stopper.stopped:
+        _record_stop(out, stopper, total, log)
     if failures:
         log(
             f"{len(failures)} video(s) failed (scored as empty; rerun the same command with "

@@ -14,6 +14,10 @@ from typing import Any
 
 from ..cli_config import add_dataclass_arguments, dataclass_from_args
 
+EXIT_STOPPED = 3
+"""``eval``'s exit code when the run stopped early at --max-cost, --max-total-tokens or
+--max-failures (the folder is resumable)."""
+
 RUN_FOLDER_FIELDS: tuple[str, ...] = ("out", "resume", "overwrite", "samples", "shard", "frames")
 """EvalConfig fields that belong to one run folder (sweep and rollouts declare their own)."""
 
@@ -42,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
         help="run a policy over a benchmark and report the paper's tables",
-        description="Run an agent over a benchmark, save predictions record by record, score them and write summary.json, report.md, report.html and plots. Exit code: 0 when every video was scored, 1 when any failed (the run folder is complete; --resume retries them), 2 on unusable input or an unreachable server.",
+        description="Run an agent over a benchmark, save predictions record by record, score them and write summary.json, report.md, report.html and plots. Exit code: 0 when every video was scored, 1 when any failed (the run folder is complete; --resume retries them), 2 on unusable input or an unreachable server, 3 when the run stopped early at --max-cost, --max-total-tokens or --max-failures (resumable).",
     )
     add_run_arguments(p, exclude=())
     p.set_defaults(func=run)
@@ -61,8 +65,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from ..report import print_run_summary
+    from ..rundir import read_stop
 
     print_run_summary(out)
+    if read_stop(out):
+        return EXIT_STOPPED
     return failure_exit([out])
 
 

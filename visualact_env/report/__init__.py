@@ -85,6 +85,20 @@ def format_run_summary(summary: dict) -> str:
         f"{counts.get('videos', 0)} videos"
         + (" (unparseable answers are scored as empty)" if counts.get("unparsed") else "")
     )
+    usage = summary.get("usage") or {}
+    if usage.get("total_tokens") or usage.get("cost") is not None:
+        lat = usage.get("latency_s") or {}
+        cost = usage.get("cost")
+        lines.append(
+            f"usage: {usage.get('requests', 0)} requests ({usage.get('retries', 0)} retries, "
+            f"{usage.get('cached', 0)} cached), {usage.get('prompt_tokens', 0):,} prompt + "
+            f"{usage.get('completion_tokens', 0):,} completion tokens, latency p50 "
+            f"{lat.get('p50') or 0:.2f} s, p95 {lat.get('p95') or 0:.2f} s"
+            + (f", cost {cost:.4f}" if cost is not None else "")
+        )
+    stopped = summary.get("stopped")
+    if stopped:
+        lines.append(f"STOPPED EARLY: {stopped.get('reason')} (resume with a higher limit)")
     for f in (summary.get("failures") or [])[:10]:
         lines.append(f"  failed {f['video_id']}: {f['error']}")
     return "\n".join(lines)

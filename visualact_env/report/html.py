@@ -32,6 +32,7 @@ from .tables import (
     TABLE2_FIGURES,
     fmt_score,
     run_rows,
+    usage_cells,
 )
 
 HEADLINE = (
@@ -425,6 +426,40 @@ def _counts(summary: Mapping[str, Any]) -> str:
     return f'<div class="counts">{"".join(pills)}</div>'
 
 
+def _stopped(summary: Mapping[str, Any]) -> str:
+    stopped = summary.get("stopped")
+    if not stopped:
+        return ""
+    return (
+        '<div class="note bad" style="margin-top:12px;border-radius:8px"><b>Stopped early:</b> '
+        f"{esc(stopped.get('reason'))}. Answers not made count as missing; continue with "
+        f"<code>visualact eval --out {esc(summary.get('run_dir', 'RUN'))} --resume</code> and a "
+        "higher limit.</div>"
+    )
+
+
+def _usage(summary: Mapping[str, Any]) -> str:
+    usage = summary.get("usage")
+    if not usage:
+        return ""
+    header, cells = usage_cells(usage)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    row = "".join(f"<td>{esc(c)}</td>" for c in cells)
+    note = (
+        f"Cost at {usage.get('price_input') or 0:g} (input) and "
+        f"{usage.get('price_output') or 0:g} (output) "
+        "per million tokens."
+        if usage.get("cost") is not None
+        else "No prices given (--price-input, --price-output): no cost."
+    )
+    return (
+        '<section id="usage"><h2>Usage and cost</h2><div class="panel">'
+        f'<table class="res"><thead><tr>{head}</tr></thead><tbody><tr>{row}</tr></tbody></table>'
+        f'<p class="ci">{note} Cache hits sent no request and cost nothing; latency is per '
+        "answer, retries included.</p></div></section>"
+    )
+
+
 def samples_html(summary: Mapping[str, Any]) -> str:
     """The ``Samples`` panel: mean of K with CI, best of K, spread and the least stable videos
     (nothing for one sample per video). Definitions: :mod:`visualact_env.report.sample_stats`."""
@@ -696,7 +731,7 @@ def render_run_html(
         )
     )
     body = [
-        f"<section>{_tiles(summary)}{_counts(summary)}</section>",
+        f"<section>{_tiles(summary)}{_counts(summary)}{_stopped(summary)}</section>",
         samples_html(summary),
         _failures(summary),
         '<section id="tables"><h2>Results in the paper\'s layout</h2><div class="panel">'
@@ -704,6 +739,7 @@ def render_run_html(
         f"<h3>Table 3 layout (scale score)</h3>{table3_html(rows, scs, highlight=False)}"
         f"<h3>Proactive and reactive recall</h3>{proactive_html(rows, scs)}</div></section>",
         f'<section id="plots"><h2>Plots</h2><div class="panel grid2">{charts}</div></section>',
+        _usage(summary),
         '<section id="confusion"><h2>APL confusion of matched pairs</h2>'
         f'<div class="panel">{confusion_html(summary)}</div></section>',
         f'<section id="videos"><h2>Videos</h2>{_toolbar(entries)}{LEGEND}<div id="cards">'

@@ -40,6 +40,7 @@ from ..rundir import (
     SCORES_FILE,
     SUMMARY_FILE,
     load_config,
+    read_stop,
     run_benchmark,
     write_summary,
 )
@@ -262,6 +263,17 @@ def prompt_version(config: Mapping[str, Any]) -> str | None:
 # the summary
 
 
+def run_usage(run: Run) -> dict[str, Any]:
+    """The ``usage`` block: tokens, requests, retries, latency and cost of the run's records
+    (rules: :mod:`visualact_env.usage`), at the prices the run was given."""
+    from ..usage import Usage
+
+    eval_config = run.config.get("eval_config") or {}
+    prices = [eval_config.get(k) for k in ("price_input", "price_output")]
+    prices = [float(p) if isinstance(p, (int, float)) else None for p in prices]
+    return Usage.of(p.extra for p in run.predictions).to_dict(*prices)
+
+
 def build_summary(
     run: Run,
     report: Any,
@@ -314,6 +326,8 @@ def build_summary(
             "seed": seed,
         },
         "data": {**(run.config.get("data") or {}), "scored_fingerprint": run.benchmark.fingerprint},
+        "usage": run_usage(run),
+        "stopped": read_stop(run.run_dir),
         "warnings": list(run.warnings),
         "generated_by": __version__,
         "config": run.config,

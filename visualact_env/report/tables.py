@@ -516,6 +516,69 @@ def run_tables(summary: Mapping[str, Any]) -> list[Table]:
     return tables
 
 
+def _seconds(value: Any) -> str:
+    return DASH if value is None else f"{float(value):.2f} s"
+
+
+def usage_cells(usage: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Header and cells of the usage table (``summary["usage"]``, see
+    :mod:`visualact_env.usage`)."""
+    lat = usage.get("latency_s") or {}
+    cost = usage.get("cost")
+    header = ["Answers", "Requests", "Retries", "Cached", "Prompt tokens", "Completion tokens"]
+    header += ["Latency p50", "Latency p95", "Cost"]
+    cells = [
+        f"{usage.get('answers', 0):,}",
+        f"{usage.get('requests', 0):,}",
+        f"{usage.get('retries', 0):,}",
+        f"{usage.get('cached', 0):,}",
+        f"{usage.get('prompt_tokens', 0):,}",
+        f"{usage.get('completion_tokens', 0):,}",
+        _seconds(lat.get("p50")),
+        _seconds(lat.get("p95")),
+        DASH if cost is None else f"{cost:.4f}",
+    ]
+    return header, cells
+
+
+def usage_markdown(summary: Mapping[str, Any]) -> str:
+    """The ``Usage and cost`` section of report.md."""
+    usage = summary.get("usage")
+    if not usage:
+        return ""
+    header, cells = usage_cells(usage)
+    prices = (
+        f"Cost at {usage.get('price_input') or 0:g} (input) and "
+        f"{usage.get('price_output') or 0:g} (output) per "
+        "million tokens."
+        if usage.get("cost") is not None
+        else "No prices given (--price-input, --price-output per million tokens): no cost."
+    )
+    return "\n".join(
+        [
+            "## Usage and cost",
+            "",
+            _markdown(header, [cells], align_first_left=False),
+            "",
+            f"{prices} Cache hits sent no request and cost nothing; latency is per answer, "
+            "retries included.",
+            "",
+        ]
+    )
+
+
+def stopped_markdown(summary: Mapping[str, Any]) -> str:
+    """A banner for a run that stopped early at a limit (empty otherwise)."""
+    stopped = summary.get("stopped")
+    if not stopped:
+        return ""
+    return (
+        f"> **Stopped early:** {_md_escape(str(stopped.get('reason')))}. Answers not made count "
+        "as missing. Continue with `visualact eval --out "
+        f"{_md_escape(str(summary.get('run_dir', 'RUN')))} --resume` and a higher limit.\n"
+    )
+
+
 def render_run_markdown(summary: Mapping[str, Any]) -> str:
     """``report.md`` of one run: headline figures with CIs, Table 2 / Table 3 layouts,
     proactive/reactive recall, failures, and the config essentials."""
@@ -525,6 +588,7 @@ def render_run_markdown(summary: Mapping[str, Any]) -> str:
     parts = [
         f"# VisualAct report: {_md_escape(row['name'])}",
         "",
+        *filter(None, [stopped_markdown(summary)]),
         "Scores are x100, one decimal. Overall = mean of the scenarios' figures. "
         "Every table is also in `tables/` as CSV and LaTeX (booktabs).",
         "",
@@ -548,6 +612,7 @@ def render_run_markdown(summary: Mapping[str, Any]) -> str:
         "Pro. R = recall of proactive ground-truth actions, Re. R = recall of reactive ones, "
         "Pro. % = share of predicted actions marked proactive.",
         "",
+        *filter(None, [usage_markdown(summary)]),
     ]
     failures = summary.get("failures") or []
     missing = summary.get("missing") or []
