@@ -32,34 +32,31 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .figures import BUILTIN_FIGURES, figure_names, figures, total_columns
 from .records import SCENARIOS, Action, Benchmark, Prediction, VideoRecord
 
-VIDEO_FIGURES: tuple[str, ...] = (
-    "precision",
-    "recall",
-    "f1",
-    "weighted_precision",
-    "weighted_recall",
-    "weighted_f1",
-    "scale_score",
-)
-"""Figures computed per video and averaged over a scenario's videos."""
+VIDEO_FIGURES: tuple[str, ...] = tuple(f.name for f in BUILTIN_FIGURES if not f.pooled)
+"""The built-in figures computed per video and averaged over a scenario's videos (declared in
+:mod:`visualact_env.figures`, with any figure registered there, live: ``video_figure_names()``)."""
 
-POOLED_FIGURES: tuple[str, ...] = ("proactive_recall", "reactive_recall", "proactive_share")
-"""Figures pooled over a scenario's actions (ratios of sums)."""
+POOLED_FIGURES: tuple[str, ...] = tuple(f.name for f in BUILTIN_FIGURES if f.pooled)
+"""The built-in figures pooled over a scenario's actions (ratios of sums)."""
 
-FIGURES: tuple[str, ...] = VIDEO_FIGURES + POOLED_FIGURES
-"""Every figure a report holds, in display order."""
+FIGURES: tuple[str, ...] = tuple(f.name for f in BUILTIN_FIGURES)
+"""Every built-in figure, in display order (live, with registered ones: ``figure_names()``)."""
 
-POOL_COLUMNS: tuple[str, ...] = (
+COUNT_FIELDS: tuple[str, ...] = (
+    "tp",
+    "m",
+    "n",
+    "sum_w",
     "gt_proactive_matched",
     "gt_proactive",
     "gt_reactive_matched",
     "gt_reactive",
     "pred_proactive",
-    "m",
 )
-"""Per-video counts summed for the pooled figures (numerator, denominator pairs)."""
+"""The per-video counts a video's details (``scores.jsonl``) carry beside its figures."""
 
 STATUSES: tuple[str, ...] = ("scored", "failed", "missing")
 
@@ -108,15 +105,15 @@ class VideoScore:
     """The full ``(m, n)`` similarity matrix, when kept."""
 
     def figures(self) -> dict[str, float]:
-        """The per-video figures by name (see :data:`VIDEO_FIGURES`)."""
-        return {name: getattr(self, name) for name in VIDEO_FIGURES}
+        """The per-video figures by name (every registered per-video figure, in order)."""
+        return {f.name: f.per_video(self) for f in figures() if f.per_video is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready details: figures, counts and the assignment."""
         d: dict[str, Any] = {"video_id": self.video_id, "scenario": self.scenario}
         d["status"] = self.status
         d.update(self.figures())
-        for name in ("tp", "m", "n", "sum_w", *POOL_COLUMNS[:-1]):
+        for name in COUNT_FIELDS:
             d[name] = getattr(self, name)
         d["pairs"] = [
             {
@@ -474,21 +471,26 @@ def align(
 def figures_from_totals(totals: np.ndarray, videos: np.ndarray) -> np.ndarray:
     """Scenario and overall figures from per-scenario sums (vectorised over leading axes).
 
-    ``totals[..., s, :]`` holds scenario ``s``'s sums of the :data:`VIDEO_FIGURES` followed by
-    the :data:`POOL_COLUMNS`; ``videos[..., s]`` its (possibly resampled) number of videos.
-    Returns ``[..., s, f]`` for each scenario then the overall row (index ``S``), figures in
-    :data:`FIGURES` order; an undefined pooled figure (no such action) is NaN.
+    ``totals[..., s, :]`` holds scenario ``s``'s sums of the columns of
+    :func:`~visualact_env.figures.total_columns` (one per per-video figure, a numerator and a
+    denominator per pooled figure); ``videos[..., s]`` its (possibly resampled) number of
+    videos. Returns ``[..., s, f]`` for each scenario then the overall row (index ``S``),
+    figures in registry order; an undefined pooled figure (no such action) is NaN.
     """
-    k = len(VIDEO_FIGURES)
+    columns = []
+    k = 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = totals[..., :k] / videos[..., None]
-        pool = totals[..., k:]
-        pooled = np.stack(
-            [pool[..., 0] / pool[..., 1], pool[..., 2] / pool[..., 3], pool[..., 4] / pool[..., 5]],
-            axis=-1,
-        )
-    pooled = np.where(np.isfinite(pooled), pooled, np.nan)
-    per_scenario = np.concatenate([means, pooled], axis=-1)
+        for f in figures():
+            if f.pooled:
+                ratio = totals[..., k] / totals[..., k + 1]
+                columns.append(np.where(np.isfinite(ratio), ratio, np.nan))
+                k += 2
+            else:
+                columns.append(totals[..., k] / videos)
+                k += 1
+    if k != totals.shape[-1]:
+        raise ValueError(f"totals have {totals.shape[-1]} columns, the figures need {k}")
+    per_scenario = np.stack(columns, axis=-1)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)  # a figure undefined in every scenario
         overall = np.nanmean(per_scenario, axis=-2)
@@ -529,22 +531,23 @@ class ScoreReport:
         return c
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(values, scenario_codes)``: per video the :data:`VIDEO_FIGURES` then the
-        :data:`POOL_COLUMNS`, and the index of its scenario in :attr:`scenarios`.
+        """``(values, scenario_codes)``: per video the values of
+        :func:`~visualact_env.figures.total_columns`, and the index of its scenario in
+        :attr:`scenarios`.
 
         Rows are in video-id order, not record order, so sums over them (and the videos a
         seeded bootstrap draws) do not depend on the order of the annotation records."""
         code = {s: i for i, s in enumerate(self.scenarios)}
-        cols = VIDEO_FIGURES + POOL_COLUMNS
+        cols = total_columns()
         scores = [self.scores[vid] for vid in sorted(self.scores)]
-        values = np.array(
-            [[getattr(s, c) for c in cols] for s in scores], dtype=np.float64
-        ).reshape(len(scores), len(cols))
+        values = np.array([[c(s) for c in cols] for s in scores], dtype=np.float64).reshape(
+            len(scores), len(cols)
+        )
         codes = np.array([code[str(s.scenario)] for s in scores], dtype=np.int64)
         return values, codes
 
     def figure_array(self) -> np.ndarray:
-        """``[scenario..., overall] x FIGURES`` (NaN where undefined)."""
+        """``[scenario..., overall] x figures`` (registry order; NaN where undefined)."""
         values, codes = self.matrix()
         n_s = len(self.scenarios)
         totals = np.zeros((n_s, values.shape[1]))
@@ -558,7 +561,7 @@ class ScoreReport:
         scen = self.scenarios
 
         def row(i: int, scenario: str | None) -> dict[str, Any]:
-            d: dict[str, Any] = {f: _clean(arr[i, k]) for k, f in enumerate(FIGURES)}
+            d: dict[str, Any] = {f: _clean(arr[i, k]) for k, f in enumerate(figure_names())}
             d["counts"] = self.counts(scenario)
             return d
 

@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .figures import figure_names, video_columns, video_figure_positions
 from .metric import (
-    FIGURES,
-    VIDEO_FIGURES,
     Scorer,
     ScoreReport,
     align,
@@ -61,7 +60,7 @@ def _resample_counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.n
 def _resampled_figures(
     reports: Sequence[ScoreReport], n_resamples: int, seed: int
 ) -> list[np.ndarray]:
-    """``(n_resamples, S + 1, len(FIGURES))`` figure arrays of each report, all from the same
+    """``(n_resamples, S + 1, number of figures)`` figure arrays of each report, all from the same
     stratified resamples of videos (reports must hold the same videos in the same order)."""
     rng = np.random.default_rng(seed)
     mats = [r.matrix() for r in reports]
@@ -111,7 +110,7 @@ def _result(
     row ``i``: each scenario of ``report``, then overall (the last array row)."""
     out = IntervalResult({}, {}, n_resamples, seed, confidence, method)
     for i, scenario in enumerate([*report.scenarios, None]):
-        row = {fig: entry(i, k) for k, fig in enumerate(FIGURES)}
+        row = {fig: entry(i, k) for k, fig in enumerate(figure_names())}
         if scenario is None:
             out.overall = row
         else:
@@ -229,7 +228,7 @@ def _samples(reports: Sequence[ScoreReport]) -> list[ScoreReport]:
 
 
 def sample_mean_figures(reports: Sequence[ScoreReport]) -> np.ndarray:
-    """``[scenario..., overall] x FIGURES``: each figure averaged over the K sample reports
+    """``[scenario..., overall] x figures``: each figure averaged over the K sample reports
     (a sample where a pooled figure is undefined is skipped for it; NaN when all are)."""
     return _mean_over_samples([r.figure_array() for r in _samples(reports)])
 
@@ -300,9 +299,10 @@ def paired_sample_mean(
 
 
 def _per_video(reports: Sequence[ScoreReport]) -> tuple[np.ndarray, np.ndarray]:
-    """``(values (K, V, len(VIDEO_FIGURES)), scenario codes (V,))`` in video-id order."""
+    """``(values (K, V, per-video figures), scenario codes (V,))`` in video-id order."""
     mats = [r.matrix() for r in _samples(reports)]
-    values = np.stack([m[0][:, : len(VIDEO_FIGURES)] for m in mats])
+    columns = video_columns()
+    values = np.stack([m[0][:, columns] for m in mats])
     return values, mats[0][1]
 
 
@@ -318,25 +318,26 @@ def _scenario_means(per_video: np.ndarray, codes: np.ndarray, n_s: int) -> np.nd
 
 
 def best_of_k_figures(reports: Sequence[ScoreReport]) -> np.ndarray:
-    """``[scenario..., overall] x FIGURES``: per video the best of its K samples' figure (each
+    """``[scenario..., overall] x figures``: per video the best of its K samples' figure (each
     per-video figure on its own), averaged as usual; NaN for the pooled figures, which have no
     per-video value to take the best of."""
     values, codes = _per_video(reports)
     best = _scenario_means(values.max(axis=0), codes, len(reports[0].scenarios))
-    pooled = np.full((best.shape[0], len(FIGURES) - len(VIDEO_FIGURES)), np.nan)
-    return np.concatenate([best, pooled], axis=1)
+    out = np.full((best.shape[0], len(figure_names())), np.nan)
+    out[:, video_figure_positions()] = best
+    return out
 
 
 def per_video_sd(reports: Sequence[ScoreReport]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(video ids, values (K, V, F), sd (V, F))`` for the per-video figures
-    (:data:`VIDEO_FIGURES`): each video's figure in every sample and its standard deviation
+    (:func:`~visualact_env.figures.video_figure_names`): each video's figure in every sample and its standard deviation
     across the samples (population SD, ddof=0; 0 when every sample scores the same)."""
     values, _ = _per_video(reports)
     return sorted(reports[0].scores), values, values.std(axis=0)
 
 
 def stability_figures(reports: Sequence[ScoreReport]) -> np.ndarray:
-    """``[scenario..., overall] x VIDEO_FIGURES``: the mean over videos of each video's SD
+    """``[scenario..., overall] x per-video figures``: the mean over videos of each video's SD
     across samples (per scenario, then the mean of the scenarios)."""
     values, codes = _per_video(reports)
     return _scenario_means(values.std(axis=0), codes, len(reports[0].scenarios))

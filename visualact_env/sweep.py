@@ -15,16 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .cache import atomic_write_bytes, atomic_write_text
-from .report.tables import fmt_score
+from .figures import get_figure, view
 from .rundir import CONFIG_FILE
 from .runner import EvalConfig, run_eval
-
-TABLE4_FIGURES: tuple[tuple[str, str], ...] = (
-    ("precision", "Prec."),
-    ("recall", "Recall"),
-    ("f1", "F1"),
-    ("scale_score", "APL"),
-)
 
 
 def run_sweep(
@@ -81,7 +74,7 @@ def _run_sweep(
             ci = bootstrap_ci(report, n_resamples=n_resamples, seed=seed)
             overall = report.figures()["overall"]
             row = {"frames": n, "tau": tau, "run": str(run_dir)}
-            for fig, _ in TABLE4_FIGURES:
+            for fig, _ in view("table4"):
                 interval = ci.overall[fig]
                 row[fig] = overall.get(fig)
                 row[f"{fig}_ci"] = [interval["low"], interval["high"]]
@@ -122,9 +115,9 @@ def table4(result: dict[str, Any], *, with_ci: bool = True) -> Any:
     from .report.export import Cell, Table, text_cell
 
     setting = _setting_columns(result)
-    header = ["Model", *setting, *(label for _, label in TABLE4_FIGURES)]
+    header = ["Model", *setting, *(label for _, label in view("table4"))]
     csv_header = ["Model", *setting]
-    for _, label in TABLE4_FIGURES:
+    for _, label in view("table4"):
         csv_header += [label, f"{label} CI low", f"{label} CI high"]
     body = []
     for i, row in enumerate(result["rows"]):
@@ -133,13 +126,14 @@ def table4(result: dict[str, Any], *, with_ci: bool = True) -> Any:
             cells.append(text_cell(row["frames"]))
         if "tau" in setting:
             cells.append(text_cell(f"{row['tau']:.2f}"))
-        for fig, _ in TABLE4_FIGURES:
-            value = fmt_score(row[fig])
+        for fig, _ in view("table4"):
+            fmt = get_figure(fig).format
+            value = fmt(row[fig])
             lo, hi = row[f"{fig}_ci"]
             text = value
             if with_ci and lo is not None:
-                text += f" [{fmt_score(lo)}, {fmt_score(hi)}]"
-            fields = tuple("" if v is None else fmt_score(v) for v in (row[fig], lo, hi))
+                text += f" [{fmt(lo)}, {fmt(hi)}]"
+            fields = tuple("" if v is None else fmt(v) for v in (row[fig], lo, hi))
             cells.append(Cell(text, csv_fields=fields))
         body.append(cells)
     return Table(
@@ -184,7 +178,7 @@ def sweep_png(result: dict[str, Any]) -> bytes:
     plt = _pyplot()
     by_frames = len(result["frames"]) > 1
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for fig_name, label in TABLE4_FIGURES:
+    for fig_name, label in view("table4"):
         rows = [r for r in result["rows"] if not by_frames or r["tau"] == result["tau"]]
         x = [r["frames"] if by_frames else r["tau"] for r in rows]
         y = [100 * (r[fig_name] or 0.0) for r in rows]

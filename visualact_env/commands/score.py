@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +66,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{100.0 * value:.1f}"
+def _fmt(value: float | None, figure: str = "") -> str:
+    from ..figures import format_figure
+
+    return "-" if value is None else format_figure(figure, value)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -85,24 +88,24 @@ def _groups(figs: dict[str, Any]) -> list[tuple[str | None, dict[str, Any] | Non
     return [(s, figs["scenarios"].get(s)) for s in SCENARIOS] + [(None, figs["overall"])]
 
 
-def table2(figs: dict[str, Any], label: str, names: tuple[str, str, str], heads: list[str]) -> str:
-    """Three figures per scenario and overall, in the layout of the paper's Table 2."""
+def table2(figs: dict[str, Any], label: str, columns: Sequence[tuple[str, str]]) -> str:
+    """``(figure, label)`` columns per scenario and overall, in the layout of the paper's
+    Table 2."""
     from ..report.tables import SCENARIO_SHORT_TITLES
 
     groups = _groups(figs)
     titles = [SCENARIO_SHORT_TITLES[s] if s else "Overall" for s, _ in groups]
-    group_row = [""]
+    k = len(columns)
     head_row = ["Model"]
     body = [label]
-    for title, (_, block) in zip(titles, groups, strict=True):
-        group_row += [title, "", ""]
-        head_row += heads
-        body += [_fmt(block[n]) if block else "-" for n in names]
+    for _, block in groups:
+        head_row += [head for _, head in columns]
+        body += [_fmt(block[n], n) if block else "-" for n, _ in columns]
     widths = [max(len(head_row[i]), len(body[i])) for i in range(len(head_row))]
-    # a scenario title spans its three columns
-    out_group = [group_row[0].ljust(widths[0])]
+    # a scenario title spans its figures' columns
+    out_group = ["".ljust(widths[0])]
     for g in range(len(groups)):
-        span = sum(widths[1 + 3 * g : 4 + 3 * g]) + 4
+        span = sum(widths[1 + k * g : 1 + k * (g + 1)]) + 2 * (k - 1)
         out_group.append(titles[g].center(span))
     text = _table(head_row, [body])
     return "  ".join(out_group).rstrip() + "\n" + text
@@ -114,35 +117,27 @@ def table3(figs: dict[str, Any], label: str, name: str = "scale_score") -> str:
 
     groups = _groups(figs)
     header = ["Model", *(SCENARIO_ABBREV[s] if s else "Overall" for s, _ in groups)]
-    row = [label, *(_fmt(b[name]) if b else "-" for _, b in groups)]
+    row = [label, *(_fmt(b[name], name) if b else "-" for _, b in groups)]
     return _table(header, [row])
 
 
 def render_text(report: Any, label: str, ci: Any = None) -> str:
     """The terminal report: Table 2, Table 3, weighted and proactive figures, counts."""
+    from ..figures import view, view_names
+
     figs = report.figures()
     parts = [
         f"Table 2 layout: precision / recall / F1 (x100), tau = {report.tau:g}",
-        table2(figs, label, ("precision", "recall", "f1"), ["Prec.", "Recall", "F1"]),
+        table2(figs, label, view("table2")),
         "",
         "Table 3 layout: scale score (x100)",
-        table3(figs, label),
+        table3(figs, label, *view_names("table3")),
         "",
         "APL-weighted precision / recall / F1 (x100)",
-        table2(
-            figs,
-            label,
-            ("weighted_precision", "weighted_recall", "weighted_f1"),
-            ["W-Prec.", "W-Recall", "W-F1"],
-        ),
+        table2(figs, label, view("weighted")),
         "",
         "Proactive recall / reactive recall / share of predictions flagged proactive (x100)",
-        table2(
-            figs,
-            label,
-            ("proactive_recall", "reactive_recall", "proactive_share"),
-            ["Pro. R", "Re. R", "Pro. %"],
-        ),
+        table2(figs, label, view("proactive")),
     ]
     if ci is not None:
         parts += ["", f"{int(ci.confidence * 100)}% bootstrap CIs ({ci.n_resamples} resamples)"]

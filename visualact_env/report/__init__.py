@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from ..figures import format_figure, get_figure, headline_figures, view_names
 from .compare import CompareError, compare_runs, format_terminal, write_compare
 from .summary import SUMMARY_FILE, load_run, summary_row, write_reports
 from .tables import (
@@ -41,8 +42,6 @@ __all__ = [
     "write_reports",
 ]
 
-TERMINAL_FIGURES = ("f1", "weighted_f1", "scale_score", "precision", "recall", "proactive_share")
-
 
 def format_run_summary(summary: dict) -> str:
     """The paper's Table 2 and 3 layouts (x100), headline CIs, counts and failures."""
@@ -56,22 +55,24 @@ def format_run_summary(summary: dict) -> str:
         "Table 3 layout: scale score (x100)",
         table3_terminal([row]),
         "",
-        summary_terminal([row], TERMINAL_FIGURES),
+        summary_terminal([row], view_names("leaderboard")),
     ]
     ci_parts = []
-    for fig in ("f1", "weighted_f1", "scale_score"):
+    headline = [fig for fig, _ in headline_figures()]
+    for fig in headline:
         ci = cis.get(fig)
         if isinstance(ci, (list, tuple)) and len(ci) == 2:
-            ci_parts.append(f"{fig} [{fmt_score(ci[0])}, {fmt_score(ci[1])}]")
+            ci_parts.append(f"{fig} [{format_figure(fig, ci[0])}, {format_figure(fig, ci[1])}]")
     if ci_parts:
         lines.append("95% bootstrap CI: " + ", ".join(ci_parts))
     block = summary.get("samples") or {}
     if int(block.get("k") or 1) > 1:
         k, mean, mean_ci = block["k"], block["mean"]["overall"], block["mean_ci"]["overall"]
         parts = []
-        for fig in ("f1", "weighted_f1", "scale_score"):
+        for fig in headline:
+            fmt = get_figure(fig).format
             low, high = mean_ci.get(fig) or (None, None)
-            parts.append(f"{fig} {fmt_score(mean.get(fig))} [{fmt_score(low)}, {fmt_score(high)}]")
+            parts.append(f"{fig} {fmt(mean.get(fig))} [{fmt(low)}, {fmt(high)}]")
         best = block["best_of_k"]["overall"]
         lines.append(
             f"mean of {k} samples (the tables above score sample 0): "

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cache import atomic_write_bytes, atomic_write_text
-from ..metric import FIGURES, score_predictions
+from ..figures import figure_names, get_figure, headline_figures, view
+from ..metric import score_predictions
 from ..records import SCENARIOS
 from .export import RANK_NOTE, TABLES_DIR, Cell, Table, text_cell, write_tables
 from .summary import (
@@ -36,7 +37,6 @@ from .summary import (
 )
 from .tables import (
     _md_escape,
-    fmt_score,
     proactive_markdown,
     proactive_table,
     score_cell,
@@ -55,15 +55,6 @@ if TYPE_CHECKING:
 PUBLISHED_NOTE = (
     "published figures on the released benchmark (not comparable to runs on other data)"
 )
-LEADERBOARD_FIGURES: tuple[tuple[str, str], ...] = (
-    ("f1", "F1"),
-    ("weighted_f1", "wF1"),
-    ("scale_score", "Scale"),
-    ("precision", "Prec."),
-    ("recall", "Recall"),
-    ("proactive_share", "Pro.%"),
-)
-DIFF_FIGURES: tuple[str, ...] = ("f1", "weighted_f1", "scale_score")
 
 
 class CompareError(ValueError):
@@ -102,7 +93,7 @@ def _diff_block(paired: IntervalResult) -> dict[str, Any]:
     overall = paired.overall
     return {
         fig: {k: overall[fig][k] for k in ("difference", "low", "high", "p_value")}
-        for fig in FIGURES
+        for fig in figure_names()
     }
 
 
@@ -168,12 +159,13 @@ def compare_runs(
     scorer_embedder = getattr(getattr(scorer, "embedder", None), "identity", None)
     warnings = [w for r in runs for w in r["run"].warnings]
     rows = []
+    all_figures = figure_names()
     for name, r, samples in zip(names, runs, reports, strict=True):
         figs = report_figures(samples[0])
         mean = sample_mean_figures(samples)
         for i, sc in enumerate(samples[0].scenarios):  # the mean over samples replaces sample 0
-            figs["scenarios"][sc].update({f: _num(mean[i, k]) for k, f in enumerate(FIGURES)})
-        figs["overall"].update({f: _num(mean[-1, k]) for k, f in enumerate(FIGURES)})
+            figs["scenarios"][sc].update({f: _num(mean[i, k]) for k, f in enumerate(all_figures)})
+        figs["overall"].update({f: _num(mean[-1, k]) for k, f in enumerate(all_figures)})
         own_tau = r["config"].get("tau")
         if own_tau is not None and float(own_tau) != scorer.tau:
             warnings.append(f"{name}: run made with tau={own_tau}, compared at tau={scorer.tau}")
@@ -258,21 +250,23 @@ def _published_row(row: Mapping[str, Any]) -> dict[str, Any]:
 def _diff_cells(entry: Mapping[str, Any] | None) -> list[Cell]:
     """``Δ F1 [lo, hi] p`` cells for one comparison (blank for the baseline itself); in CSV
     each becomes four fields: the difference, its CI low and high, and the p-value."""
+    diff_figures = [fig for fig, _ in headline_figures()]
     if entry is None:
         return [Cell("(baseline)", csv_fields=("", "", "", ""))] + [
-            Cell("", csv_fields=("", "", "", "")) for _ in DIFF_FIGURES[1:]
+            Cell("", csv_fields=("", "", "", "")) for _ in diff_figures[1:]
         ]
     if "error" in entry:
-        return [Cell("n/a", csv_fields=("", "", "", "")) for _ in DIFF_FIGURES]
+        return [Cell("n/a", csv_fields=("", "", "", "")) for _ in diff_figures]
     cells = []
-    for fig in DIFF_FIGURES:
+    for fig in diff_figures:
         d = entry["figures"][fig]
         if d["difference"] is None:
             cells.append(Cell("\u2013", csv_fields=("", "", "", "")))
             continue
         p = d["p_value"]
         diff = f"{100 * d['difference']:+.1f}"
-        low, high = fmt_score(d["low"]), fmt_score(d["high"])
+        fmt = get_figure(fig).format
+        low, high = fmt(d["low"]), fmt(d["high"])
         cells.append(
             Cell(
                 f"{diff} [{low}, {high}] p={p:.3g}" if p is not None else diff,
@@ -290,16 +284,18 @@ def _diff_cells(entry: Mapping[str, Any] | None) -> list[Cell]:
 def leaderboard_table(result: Mapping[str, Any]) -> Table:
     """Rows sorted by overall F1 (as the paper's Table 2), with differences to the baseline."""
     by_name = {c["name"]: c for c in result["comparisons"]}
-    order = sorted(result["runs"], key=lambda r: -(r["overall"].get("f1") or 0.0))
-    header = ["#", "Run", *(lbl for _, lbl in LEADERBOARD_FIGURES), "failed", "missing"]
+    first = headline_figures()[0][0]  # F1, as the paper's Table 2
+    order = sorted(result["runs"], key=lambda r: -(r["overall"].get(first) or 0.0))
+    columns = view("leaderboard")
+    header = ["#", "Run", *(lbl for _, lbl in columns), "failed", "missing"]
     csv_header = list(header)
-    for f in ("F1", "wF1", "Scale"):
+    for _, f in headline_figures():
         header.append(f"\u0394 {f} vs baseline [95% CI]")
         csv_header += [f"\u0394 {f}", f"\u0394 {f} CI low", f"\u0394 {f} CI high", f"p ({f})"]
     body = []
     for rank, r in enumerate(order, start=1):
         cells = [text_cell(rank), text_cell(r["name"])]
-        cells += [score_cell(r["overall"].get(f)) for f, _ in LEADERBOARD_FIGURES]
+        cells += [score_cell(r["overall"].get(f), figure=f) for f, _ in columns]
         cells += [text_cell(r["counts"].get("failed", 0)), text_cell(r["counts"].get("missing", 0))]
         cells += _diff_cells(by_name.get(r["name"]))
         body.append(cells)

@@ -188,10 +188,10 @@ def to_latex(table: Table) -> str:
     lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
     if table.groups:
         cells, rules, col = [""] * table.left, [], table.left + 1
-        for label, span in table.groups:
-            cells.append(rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(label)}}}" if label else "")
-            cells.extend([""] * (0 if label else span - 1))
-            if label:
+        for group, span in table.groups:
+            cells.append(rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(group)}}}" if group else "")
+            cells.extend([""] * (0 if group else span - 1))
+            if group:
                 rules.append(rf"\cmidrule(lr){{{col}-{col + span - 1}}}")
             col += span
         lines.append(" & ".join(cells) + r" \\")

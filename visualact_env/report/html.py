@@ -22,28 +22,16 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from ..figures import format_figure, get_figure, view
 from ..records import SCENARIO_TITLES, SCENARIOS
 from ..sampler import describe_sampler
 from .tables import (
     DASH,
-    PROACTIVE_FIGURES,
     SCENARIO_ABBREV,
     SCENARIO_SHORT_TITLES,
-    TABLE2_FIGURES,
     fmt_score,
     run_rows,
     usage_cells,
-)
-
-HEADLINE = (
-    ("f1", "F1"),
-    ("weighted_f1", "Weighted F1"),
-    ("scale_score", "Scale score"),
-    ("precision", "Precision"),
-    ("recall", "Recall"),
-    ("proactive_recall", "Proactive recall"),
-    ("reactive_recall", "Reactive recall"),
-    ("proactive_share", "Proactive share"),
 )
 
 CSS = """
@@ -299,7 +287,7 @@ def results_table_html(
         for c in cols:
             rank = ranks.get(c, {}).get(i)
             rc = f' class="r{rank}"' if rank else ""
-            cells.append(f"<td{rc}>{fmt_score(_figure(row, c[0], c[1]))}</td>")
+            cells.append(f"<td{rc}>{format_figure(c[1], _figure(row, c[0], c[1]))}</td>")
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
     body.append("</tbody>")
     return f'<table class="res">{"".join(head)}{"".join(body)}</table>'
@@ -312,7 +300,7 @@ def table2_html(
     highlight: bool = True,
 ) -> str:
     """Table 2 layout: Prec./Recall/F1 per scenario and overall."""
-    return results_table_html(rows, TABLE2_FIGURES, scenarios, highlight=highlight)
+    return results_table_html(rows, view("table2"), scenarios, highlight=highlight)
 
 
 def table3_html(
@@ -324,7 +312,7 @@ def table3_html(
     """Table 3 layout: the scale score per scenario and overall."""
     return results_table_html(
         rows,
-        (("scale_score", "Scale"),),
+        view("table3"),
         scenarios,
         group_titles=SCENARIO_ABBREV,
         highlight=highlight,
@@ -333,10 +321,8 @@ def table3_html(
 
 def proactive_html(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] = SCENARIOS) -> str:
     """Proactive recall, reactive recall and proactive share per scenario and overall."""
-    short = {"proactive_recall": "Pro. R", "reactive_recall": "Re. R", "proactive_share": "Pro. %"}
-    figures = tuple((f, short[f]) for f, _ in PROACTIVE_FIGURES)
     return results_table_html(
-        rows, figures, scenarios, group_titles=SCENARIO_ABBREV, highlight=False
+        rows, view("proactive"), scenarios, group_titles=SCENARIO_ABBREV, highlight=False
     )
 
 
@@ -401,10 +387,10 @@ def _tiles(summary: Mapping[str, Any]) -> str:
     overall = summary.get("overall") or {}
     cis = summary.get("overall_ci") or {}
     tiles = []
-    for fig, label in HEADLINE:
+    for fig, label in view("tiles"):
         tiles.append(
             f'<div class="tile"><div class="k">{esc(label)}</div>'
-            f'<div class="v">{fmt_score(overall.get(fig))}</div>'
+            f'<div class="v">{format_figure(fig, overall.get(fig))}</div>'
             f'<div class="ci">{esc(_fmt_ci(cis.get(fig)))}</div></div>'
         )
     return f'<div class="tiles">{"".join(tiles)}</div>'
@@ -486,15 +472,16 @@ def samples_html(summary: Mapping[str, Any]) -> str:
         )
     )
     body = []
-    for fig, label in HEADLINE:
+    for fig, label in view("tiles"):
         interval = ci.get(fig) or [None, None]
+        fmt = get_figure(fig).format
         cells = [
-            fmt_score(mean.get(fig)),
-            f"{fmt_score(interval[0])}\u2013{fmt_score(interval[1])}",
-            fmt_score(best.get(fig)),
-            fmt_score(first.get(fig)),
-            fmt_score(spread.get(fig)),
-            fmt_score(per_video.get(fig)),
+            fmt(mean.get(fig)),
+            f"{fmt(interval[0])}\u2013{fmt(interval[1])}",
+            fmt(best.get(fig)),
+            fmt(first.get(fig)),
+            fmt(spread.get(fig)),
+            fmt(per_video.get(fig)),
         ]
         body.append(f"<tr><td>{esc(label)}</td>{''.join(f'<td>{esc(c)}</td>' for c in cells)}</tr>")
     c = block.get("counts") or {}

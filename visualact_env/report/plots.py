@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_bytes
+from ..figures import view
 from ..records import SCENARIOS
 from .tables import SCENARIO_ABBREV
 
@@ -105,13 +106,13 @@ def _bar_chart(
 
 def scenario_bars_png(summary: Mapping[str, Any]) -> bytes:
     """F1, APL-weighted F1 and scale score per scenario and overall, with bootstrap CIs."""
-    figures = (("f1", "F1"), ("weighted_f1", "Weighted F1"), ("scale_score", "Scale score"))
+    figures = view("scenario_plot")
     return _bar_chart(summary, figures, "Scores by scenario (95% bootstrap CI)", "score x100")
 
 
 def proactive_png(summary: Mapping[str, Any]) -> bytes:
     """Recall of proactive and of reactive ground-truth actions per scenario and overall."""
-    figures = (("proactive_recall", "Proactive recall"), ("reactive_recall", "Reactive recall"))
+    figures = view("recall_plot")
     return _bar_chart(summary, figures, "Proactive vs reactive recall", "recall x100")
 
 
@@ -121,11 +122,9 @@ def tau_sweep_png(summary: Mapping[str, Any]) -> bytes:
     sweep = summary.get("tau_sweep") or []
     fig, ax = plt.subplots(figsize=(7.2, 3.2))
     taus = [row["tau"] for row in sweep]
-    names: tuple[tuple[str, str], ...] = (("f1", "F1"), ("weighted_f1", "Weighted F1"))
-    names += (("precision", "Precision"), ("recall", "Recall"))
-    for k, (fig_name, label) in enumerate(names):
+    for k, (fig_name, label) in enumerate(view("tau_plot")):
         ys = [_num(row.get(fig_name)) * 100 for row in sweep]
-        ax.plot(taus, ys, marker="o", ms=3, lw=1.6, label=label, color=PALETTE[k])
+        ax.plot(taus, ys, marker="o", ms=3, lw=1.6, label=label, color=PALETTE[k % len(PALETTE)])
     tau = summary.get("tau")
     if tau is not None:
         ax.axvline(tau, color="#555", ls=":", lw=1)

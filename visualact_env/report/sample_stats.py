@@ -29,11 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from ..metric import FIGURES, VIDEO_FIGURES, ScoreReport
+from ..figures import figure_names, headline_figures, video_figure_names
+from ..metric import ScoreReport
 from ..records import Prediction
 
-STABILITY_FIGURES: tuple[str, ...] = ("f1", "weighted_f1", "scale_score")
-"""The per-video figures listed video by video in ``samples.videos``."""
+
+def stability_figure_names() -> list[str]:
+    """The per-video figures listed video by video in ``samples.videos``: the headline ones."""
+    per_video = video_figure_names()
+    return [name for name, _ in headline_figures() if name in per_video]
+
 
 DEFINITIONS: dict[str, str] = {
     "mean": "each figure averaged over the K samples",
@@ -99,7 +104,8 @@ def samples_summary(
     arrays = np.stack([r.figure_array() for r in reports])
     ids, values, sd = per_video_sd(reports)
     scenario_of = {vid: s.scenario for vid, s in reports[0].scores.items()}
-    columns = {f: VIDEO_FIGURES.index(f) for f in STABILITY_FIGURES}
+    figures, per_video = figure_names(), video_figure_names()
+    columns = {f: per_video.index(f) for f in stability_figure_names()}
     videos = []
     for v, vid in enumerate(ids):
         entry: dict[str, Any] = {"video_id": vid, "scenario": scenario_of[vid]}
@@ -113,7 +119,7 @@ def samples_summary(
         per_sample.append(
             {
                 "sample": report.sample,
-                "overall": {f: _num(array[len(scenarios), k]) for k, f in enumerate(FIGURES)},
+                "overall": {f: _num(array[len(scenarios), k]) for k, f in enumerate(figures)},
                 "counts": {
                     "scored": counts["scored"],
                     "failed": counts["failed"],
@@ -128,14 +134,14 @@ def samples_summary(
         "k": len(reports),
         "samples": [r.sample for r in reports],
         "definitions": dict(DEFINITIONS),
-        "mean": _blocks(sample_mean_figures(reports), scenarios, FIGURES),
+        "mean": _blocks(sample_mean_figures(reports), scenarios, figures),
         "mean_ci": _ci_blocks(ci),
-        "best_of_k": _blocks(best_of_k_figures(reports), scenarios, FIGURES),
+        "best_of_k": _blocks(best_of_k_figures(reports), scenarios, figures),
         "sd_across_samples": {
             f: (None if np.isnan(overall[:, k]).all() else float(np.nanstd(overall[:, k])))
-            for k, f in enumerate(FIGURES)
+            for k, f in enumerate(figures)
         },
-        "per_video_sd": _blocks(stability_figures(reports), scenarios, VIDEO_FIGURES),
+        "per_video_sd": _blocks(stability_figures(reports), scenarios, per_video),
         "videos": videos,
         "per_sample": per_sample,
         "counts": {

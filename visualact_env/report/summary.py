@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_text
+from ..figures import figure_names
 from ..loading import parse_predictions, write_jsonl
-from ..metric import FIGURES, Scorer, score_predictions
+from ..metric import Scorer, score_predictions
 from ..records import APL_LEVELS, SCENARIOS, Benchmark, Prediction
 from ..rundir import (
     PLOTS_DIR,
@@ -212,7 +213,7 @@ def tau_sweep_rows(
     rows = []
     for tau, rep in sorted(reports.items()):
         overall = rep.figures()["overall"]
-        rows.append({"tau": tau, **{f: _clean(overall[f]) for f in FIGURES}})
+        rows.append({"tau": tau, **{f: _clean(overall[f]) for f in figure_names()}})
     return rows
 
 
@@ -308,7 +309,7 @@ def build_summary(
         "agent_label": agent_label(run.config),
         "agent_spec": agent_spec(run.config),
         "prompt_version": prompt_version(run.config),
-        "figures": list(FIGURES),
+        "figures": list(figure_names()),
         "overall": figs["overall"],
         "scenarios": {sc: figs["scenarios"][sc] for sc in SCENARIOS if sc in figs["scenarios"]},
         **ci,
@@ -390,7 +391,7 @@ def video_entries(
                 "sample": row["sample"],
                 "status": status,
                 "error": pred.error if pred is not None else None,
-                "figures": {f: row[f] for f in FIGURES if f in row},
+                "figures": {f: row[f] for f in figure_names() if f in row},
                 "pairs": row["pairs"],
                 "gt": [a.to_dict() for a in record.actions],
                 "pred": [a.to_dict() for a in pred.actions] if pred is not None else [],

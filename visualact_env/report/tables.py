@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..figures import format_figure, view
 from ..records import SCENARIOS
 from ..sampler import describe_sampler
 from .export import (
@@ -48,16 +49,6 @@ SCENARIO_SHORT_TITLES: dict[str, str] = {
 }
 """Column-group labels of the paper's Table 2."""
 
-TABLE2_FIGURES: tuple[tuple[str, str], ...] = (
-    ("precision", "Prec."),
-    ("recall", "Recall"),
-    ("f1", "F1"),
-)
-PROACTIVE_FIGURES: tuple[tuple[str, str], ...] = (
-    ("proactive_recall", "Proactive recall"),
-    ("reactive_recall", "Reactive recall"),
-    ("proactive_share", "Proactive share"),
-)
 DASH = "\u2013"
 _RANK_MARKS = RANK_MARKS
 
@@ -124,9 +115,10 @@ def _scenarios_of(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | 
     return [sc for sc in SCENARIOS if sc in present] or list(SCENARIOS)
 
 
-def score_cell(value: float | None, rank: int | None = None) -> Cell:
-    """A figure as a table cell: x100 with one decimal (the number as displayed)."""
-    text = fmt_score(value)
+def score_cell(value: float | None, rank: int | None = None, figure: str = "") -> Cell:
+    """A figure as a table cell, formatted as the figure declares (x100 with one decimal; the
+    number as displayed)."""
+    text = format_figure(figure, value)
     return number_cell(None if value is None else float(text), text, rank)
 
 
@@ -146,7 +138,7 @@ def _figure_table(
     for i, row in enumerate(rows):
         cells = [text_cell(row.get("name", "run"))]
         for c in cols:
-            cells.append(score_cell(_get(row, c[0], c[1]), ranks.get(c, {}).get(i)))
+            cells.append(score_cell(_get(row, c[0], c[1]), ranks.get(c, {}).get(i), c[1]))
         body.append(cells)
     groups: list[tuple[str | None, int]] = []
     if group_of is not None and len(figures) > 1:
@@ -159,10 +151,6 @@ def _figure_table(
         groups=groups,
         short_header=["Model", *(lbl for _ in [*scenarios, None] for _, lbl in figures)],
     )
-
-
-def _label(figures: Sequence[tuple[str, str]]) -> dict[str, str]:
-    return dict(figures)
 
 
 def _group_title(sc: str | None) -> str:
@@ -183,13 +171,14 @@ def table2(
     <figure>`` (e.g. ``Dynamic Navigation Prec.``); LaTeX groups them under the scenario.
     """
     scs = _scenarios_of(rows, scenarios)
-    labels = _label(TABLE2_FIGURES)
+    figures = view("table2")
+    labels = dict(figures)
 
     def header_of(sc: str | None, fig: str) -> str:
         return f"{_group_title(sc)} {labels[fig]}"
 
     return _figure_table(
-        name, title, rows, scs, TABLE2_FIGURES, header_of, highlight, group_of=_group_title
+        name, title, rows, scs, figures, header_of, highlight, group_of=_group_title
     )
 
 
@@ -207,14 +196,7 @@ def table3(
     def header_of(sc: str | None, fig: str) -> str:
         return "Overall" if sc is None else SCENARIO_ABBREV[sc]
 
-    return _figure_table(name, title, rows, scs, (("scale_score", ""),), header_of, highlight)
-
-
-PROACTIVE_LABELS = {
-    "proactive_recall": "Pro. R",
-    "reactive_recall": "Re. R",
-    "proactive_share": "Pro. %",
-}
+    return _figure_table(name, title, rows, scs, view("table3"), header_of, highlight)
 
 
 def proactive_table(
@@ -227,11 +209,12 @@ def proactive_table(
 ) -> Table:
     """Proactive recall, reactive recall and the share of proactive predictions, per scenario."""
     scs = _scenarios_of(rows, scenarios)
-    figures = tuple((f, PROACTIVE_LABELS[f]) for f, _ in PROACTIVE_FIGURES)
+    figures = view("proactive")
+    labels = dict(figures)
 
     def header_of(sc: str | None, fig: str) -> str:
         group = "Overall" if sc is None else SCENARIO_ABBREV[sc]
-        return f"{group} {PROACTIVE_LABELS[fig]}"
+        return f"{group} {labels[fig]}"
 
     def group_of(sc: str | None) -> str:
         return "Overall" if sc is None else SCENARIO_ABBREV[sc]
@@ -305,7 +288,7 @@ def grouped_terminal_table(
         *(label for _, (_, label) in zip(cols, list(figures) * (len(scs) + 1), strict=True)),
     ]
     body = [
-        [str(r.get("name", "run")), *(fmt_score(_get(r, sc, fig)) for sc, fig in cols)]
+        [str(r.get("name", "run")), *(format_figure(fig, _get(r, sc, fig)) for sc, fig in cols)]
         for r in rows
     ]
     table = terminal_table(header, body).splitlines()
@@ -324,7 +307,7 @@ def table2_terminal(
     rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] | None = None
 ) -> str:
     """The paper's Table 2 (Prec./Recall/F1 per scenario and Overall) for a terminal."""
-    return grouped_terminal_table(rows, scenarios, TABLE2_FIGURES, SCENARIO_ABBREV)
+    return grouped_terminal_table(rows, scenarios, view("table2"), SCENARIO_ABBREV)
 
 
 def table3_terminal(
@@ -333,8 +316,9 @@ def table3_terminal(
     """The paper's Table 3 (scale score per scenario and Overall) for a terminal."""
     scs = _scenarios_of(rows, scenarios)
     header = ["Model", *(SCENARIO_ABBREV[sc] for sc in scs), "Overall"]
+    ((fig, _),) = view("table3")
     body = [
-        [str(r.get("name", "run")), *(fmt_score(_get(r, sc, "scale_score")) for sc in [*scs, None])]
+        [str(r.get("name", "run")), *(format_figure(fig, _get(r, sc, fig)) for sc in [*scs, None])]
         for r in rows
     ]
     return terminal_table(header, body)
@@ -344,7 +328,8 @@ def summary_terminal(rows: Sequence[Mapping[str, Any]], figures: Sequence[str]) 
     """Overall figures of each row as a terminal table (x100, one decimal)."""
     header = ["Model", *figures]
     body = [
-        [str(r.get("name", "run")), *(fmt_score(_get(r, None, f)) for f in figures)] for r in rows
+        [str(r.get("name", "run")), *(format_figure(f, _get(r, None, f)) for f in figures)]
+        for r in rows
     ]
     return terminal_table(header, body)
 
@@ -381,10 +366,10 @@ def headline_table(summary: Mapping[str, Any]) -> Table:
     for fig in summary.get("figures") or list(overall):
         ci = cis.get(fig)
         if isinstance(ci, (list, tuple)) and len(ci) == 2:
-            ci_cell = interval_cell(ci[0], ci[1])
+            ci_cell = interval_cell(ci[0], ci[1], fig)
         else:
             ci_cell = Cell(DASH, csv_fields=("", ""))
-        body.append([text_cell(fig), score_cell(overall.get(fig)), ci_cell])
+        body.append([text_cell(fig), score_cell(overall.get(fig), figure=fig), ci_cell])
     several = int((summary.get("samples") or {}).get("k") or 1) > 1
     first = "Sample 0" if several else "Overall"
     return Table(
@@ -396,9 +381,9 @@ def headline_table(summary: Mapping[str, Any]) -> Table:
     )
 
 
-def interval_cell(low: float | None, high: float | None) -> Cell:
+def interval_cell(low: float | None, high: float | None, figure: str = "") -> Cell:
     """``"low – high"``; in CSV two fields (empty when undefined)."""
-    lo, hi = score_cell(low), score_cell(high)
+    lo, hi = score_cell(low, figure=figure), score_cell(high, figure=figure)
     return Cell(f"{lo.text} {DASH} {hi.text}", csv_fields=(_csv_number(lo), _csv_number(hi)))
 
 
@@ -440,12 +425,12 @@ def samples_table(summary: Mapping[str, Any]) -> Table | None:
         body.append(
             [
                 text_cell(fig),
-                score_cell(mean.get(fig)),
-                interval_cell(interval[0], interval[1]),
-                score_cell(best.get(fig)),
-                score_cell(first.get(fig)),
-                score_cell(spread.get(fig)),
-                score_cell(per_video.get(fig)),
+                score_cell(mean.get(fig), figure=fig),
+                interval_cell(interval[0], interval[1], fig),
+                score_cell(best.get(fig), figure=fig),
+                score_cell(first.get(fig), figure=fig),
+                score_cell(spread.get(fig), figure=fig),
+                score_cell(per_video.get(fig), figure=fig),
             ]
         )
     header = ["Figure", f"Mean of {k}", "95% CI", f"Best of {k}", "Sample 0"]

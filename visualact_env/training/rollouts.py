@@ -131,7 +131,6 @@ def score_rollouts(
     ``tau`` defaults to the run's own ``tau``; ``embedder`` to the default model.
     """
     from ..envs.scoring import EpisodeScorer
-    from ..metric import VIDEO_FIGURES
 
     folder = Path(folder)
     run_config, rows, benchmark = read_run(folder)
@@ -149,7 +148,7 @@ def score_rollouts(
                 "sample": int(row.get("sample", 0)),
                 "scenario": record.scenario,
                 "reward": scorer.value(score),
-                "figures": {name: float(getattr(score, name)) for name in VIDEO_FIGURES},
+                "figures": {name: float(value) for name, value in score.figures().items()},
                 "status": "failed" if row.get("error") else "scored",
             }
         )
