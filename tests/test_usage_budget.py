@@ -13,7 +13,7 @@ import pytest
 
 from visualact_env.cli import main
 from visualact_env.runner import EvalConfig, run_eval
-from visualact_env.testing.fake_openai_server import Fault, FakeOpenAIServer
+from visualact_env.testing.fake_openai_server import FakeOpenAIServer, Fault
 
 QUIET = {"progress": False, "html": False, "concurrency": 1}
 
