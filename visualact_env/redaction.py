@@ -8,6 +8,7 @@ them. (API keys are the agents' business: each agent redacts its own key.)
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # scheme://USERINFO@ -- greedy up to the last '@' before the path, as URL parsers read it, so a
 # password containing a raw '@' is removed whole
@@ -21,3 +22,15 @@ def strip_credentials(text: str) -> str:
     'openai:m@http://host:8000/v1'
     """
     return _USERINFO.sub(r"\1", text)
+
+
+def strip_credentials_in(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings) with :func:`strip_credentials` applied to
+    every string in it, keys included: for records such as a run's ``config.json``."""
+    if isinstance(value, str):
+        return strip_credentials(value)
+    if isinstance(value, dict):
+        return {strip_credentials_in(k): strip_credentials_in(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(strip_credentials_in(v) for v in value)
+    return value

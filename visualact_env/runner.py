@@ -36,6 +36,7 @@ from .knobs import (
 )
 from .provenance import git_commit, package_versions
 from .records import Benchmark, VideoRecord
+from .redaction import strip_credentials, strip_credentials_in
 from .registry import agent_help
 from .rundir import (
     CONFIG_FILE,
@@ -461,7 +462,8 @@ def _is_async(agent: Any) -> bool:
 
 
 def default_out(config: EvalConfig) -> Path:
-    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in config.agent).strip("-")[:60]
+    agent = strip_credentials(config.agent)  # a folder name is shown everywhere
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in agent).strip("-")[:60]
     data = Path(config.data).stem if config.data not in ("demo", "synthetic-full") else config.data
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{slug}-{data}-{stamp}"
@@ -470,7 +472,6 @@ def default_out(config: EvalConfig) -> Path:
 _SECRET_OPTION = re.compile(
     r"(^|_)(api_?key|key|token|secret|password|credentials?)$", re.IGNORECASE
 )
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 
 
 def _recorded_eval_config(config: EvalConfig) -> dict[str, Any]:
@@ -480,7 +481,7 @@ def _recorded_eval_config(config: EvalConfig) -> dict[str, Any]:
         k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
         for k, v in asdict(config).items()
     }
-    recorded["agent"] = _URL_USERINFO.sub("", str(config.agent))
+    recorded["agent"] = strip_credentials(str(config.agent))
     recorded["agent_options"] = {
         k: "***" if _SECRET_OPTION.search(str(k)) else v
         for k, v in (config.agent_options or {}).items()
@@ -491,36 +492,40 @@ def _recorded_eval_config(config: EvalConfig) -> dict[str, Any]:
 def build_run_config(
     config: EvalConfig, benchmark: Benchmark, agent: Any, sampler: Any, embedder_id: str
 ) -> dict[str, Any]:
+    """The run's ``config.json``: credentials in URLs are stripped from every string in it
+    (an agent's own config included), so that summaries and reports never show them."""
     agent_config = dict(agent.config())
     if not agent_config.get("spec"):
         agent_config["spec"] = config.agent
-    return {
-        "agent": agent_config,
-        "prompt": agent_config.get("prompt"),
-        "sampler": sampler.to_dict(),
-        "embedder": embedder_id,
-        "tau": config.tau,
-        "data": {
-            "name": benchmark.name,
-            "path": str(benchmark.path.resolve()) if benchmark.path else None,
-            "spec": config.data,
-            "fingerprint": benchmark.fingerprint,
-            "num_videos": len(benchmark),
-        },
-        "selection": {
-            "scenarios": list(normalize_scenarios(config.scenarios)),
-            "limit": config.limit,
-            "limit_rule": "stratified",
-        },
-        "samples": config.samples,
-        "seed": config.seed,
-        "shard": f"{config.shard[0]}/{config.shard[1]}" if config.shard else None,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "eval_config": _recorded_eval_config(config),
-        "label": config.label,
-    }
+    return strip_credentials_in(
+        {
+            "agent": agent_config,
+            "prompt": agent_config.get("prompt"),
+            "sampler": sampler.to_dict(),
+            "embedder": embedder_id,
+            "tau": config.tau,
+            "data": {
+                "name": benchmark.name,
+                "path": str(benchmark.path.resolve()) if benchmark.path else None,
+                "spec": config.data,
+                "fingerprint": benchmark.fingerprint,
+                "num_videos": len(benchmark),
+            },
+            "selection": {
+                "scenarios": list(normalize_scenarios(config.scenarios)),
+                "limit": config.limit,
+                "limit_rule": "stratified",
+            },
+            "samples": config.samples,
+            "seed": config.seed,
+            "shard": f"{config.shard[0]}/{config.shard[1]}" if config.shard else None,
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "eval_config": _recorded_eval_config(config),
+            "label": config.label,
+        }
+    )
 
 
 def _prepare_folder(
@@ -574,7 +579,7 @@ def _check_leakage(
     shown = ", ".join(overlap[:5]) + (" ..." if len(overlap) > 5 else "")
     message = (
         f"{len(overlap)} of the {len(records)} evaluated videos were used to train "
-        f"{config.agent} ({shown}): its scores on them are not held-out results"
+        f"{strip_credentials(config.agent)} ({shown}): its scores on them are not held-out results"
     )
     if config.strict:
         raise RunError(message + " (--strict)")
@@ -657,7 +662,7 @@ def _run_in_folder(
         log(f"resuming {out}: {len(done)} of {total} done, {len(tasks)} to go")
     else:
         log(
-            f"running {config.agent} on {benchmark.name} "
+            f"running {strip_credentials(config.agent)} on {benchmark.name} "
             f"({len(records)} videos x {config.samples} samples) -> {out}"
         )
     stopper = _stopper(config, done_rows, len(tasks), out)
@@ -748,7 +753,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     try:
         agent = make_agent(config.agent, **options)
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
-        raise RunError(f"cannot build agent {config.agent!r}: {e}") from e
+        raise RunError(strip_credentials(f"cannot build agent {config.agent!r}: {e}")) from e
     try:
         agent.setup(benchmark, sampler)
         embedder_id = Embedder(config.embedder).identity

@@ -16,6 +16,7 @@ from typing import Any
 
 from .cache import atomic_write_bytes, atomic_write_text
 from .figures import get_figure, view
+from .redaction import strip_credentials
 from .rundir import CONFIG_FILE
 from .runner import EvalConfig, run_eval
 
@@ -80,7 +81,7 @@ def _run_sweep(
                 row[f"{fig}_ci"] = [interval["low"], interval["high"]]
             rows.append(row)
     result = {
-        "agent": base.agent,
+        "agent": strip_credentials(base.agent),
         "data": base.data,
         "frames": list(frames),
         "taus": taus,

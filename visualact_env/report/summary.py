@@ -32,6 +32,7 @@ from ..figures import figure_names
 from ..loading import parse_predictions, write_jsonl
 from ..metric import Scorer, score_predictions
 from ..records import APL_LEVELS, SCENARIOS, Benchmark, Prediction
+from ..redaction import strip_credentials
 from ..rundir import (
     PLOTS_DIR,
     PREDICTIONS_FILE,
@@ -228,9 +229,10 @@ def agent_spec(config: Mapping[str, Any]) -> str:
     """The run's agent spec as recorded (credentials never are), e.g. ``openai:m@http://h/v1``."""
     agent = config.get("agent") or {}
     if isinstance(agent, str):
-        return agent
+        return strip_credentials(agent)
     eval_config = config.get("eval_config") or {}
-    return str(agent.get("spec") or eval_config.get("agent") or agent.get("name") or "run")
+    spec = agent.get("spec") or eval_config.get("agent") or agent.get("name") or "run"
+    return strip_credentials(str(spec))  # runs recorded before credentials were stripped
 
 
 def agent_label(config: Mapping[str, Any]) -> str:
