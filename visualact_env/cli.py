@@ -41,6 +41,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "visualact eval --agent openai:gpt-4o --data data/visualactbench --concurrency 16 "
         "--out runs/gpt-4o",
         "visualact eval --agent hf:/models/Qwen2-VL-2B-Instruct --scenarios DN HMI --limit 40",
+        "visualact eval --out runs/gpt-4o --resume",
     ),
     "score": (
         "visualact score --annotations data/annotations.jsonl --predictions preds.jsonl "
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what was typed (eval --resume)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -31,7 +31,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -213,6 +213,19 @@ def add_dataclass_arguments(
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: no command-line form for {hint}")
         parser.add_argument(*flags, **kwargs)
+
+
+def given_fields(cls: type, argv: Sequence[str], **options: Any) -> set[str]:
+    """The fields of ``cls`` whose options appear in ``argv`` (the command's own arguments, as
+    :func:`add_dataclass_arguments` declares them with ``options``), as opposed to those left
+    at their defaults: ``eval --resume`` takes the others from the run it resumes."""
+    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    add_dataclass_arguments(probe, cls, **options)
+    for action in probe._actions:
+        action.default = argparse.SUPPRESS
+        action.required = False
+    given, _ = probe.parse_known_args(list(argv))
+    return set(vars(given))
 
 
 def dataclass_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:

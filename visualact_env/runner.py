@@ -16,8 +16,8 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -188,7 +188,10 @@ class EvalConfig:
     embedder: str | None = embedder_field()
     resume: bool = field(
         default=False,
-        metadata={"help": "continue the run in --out (retries failed videos)"},
+        metadata={
+            "help": "continue the run in --out (retries failed videos); options not given are "
+            "the run's recorded ones, a changed one is refused"
+        },
     )
     overwrite: bool = field(default=False, metadata={"help": "replace the run in --out"})
     reports: bool = field(
@@ -487,6 +490,45 @@ def _recorded_eval_config(config: EvalConfig) -> dict[str, Any]:
         for k, v in (config.agent_options or {}).items()
     }
     return recorded
+
+
+NOT_REUSED: tuple[str, ...] = ("out", "resume", "overwrite", "progress", "reports")
+"""Options a resume never takes from the recorded run (they say what this command does)."""
+
+
+def _from_recorded(value: Any, hint: Any) -> Any:
+    """A value of ``config.json``'s ``eval_config`` back in its field's type (JSON lists were
+    tuples)."""
+    if isinstance(value, list) and "tuple" in str(hint):
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    return value
+
+
+def resume_options(config: EvalConfig, given: Collection[str]) -> EvalConfig:
+    """``config`` with every option not ``given`` on the command line taken from the run it
+    resumes (``config.json``'s ``eval_config``): ``visualact eval --out RUN --resume`` needs no
+    other option. Agent options merge key by key (given ones win); a recorded secret (written as
+    ``***``) is never reused, so the key comes from the environment or the command line again.
+    Options that change the run's identity are then checked as always (a difference is refused
+    and shown). Unchanged when not resuming or when ``--out`` holds no run yet."""
+    import typing
+
+    if not config.resume or config.out is None or not (Path(config.out) / CONFIG_FILE).is_file():
+        return config
+    recorded = load_config(config.out).get("eval_config")
+    if not isinstance(recorded, dict):
+        return config
+    hints = typing.get_type_hints(EvalConfig)
+    changes: dict[str, Any] = {}
+    for f in fields(EvalConfig):
+        if f.name in NOT_REUSED or f.name not in recorded:
+            continue
+        if f.name == "agent_options":
+            kept = {k: v for k, v in (recorded[f.name] or {}).items() if v != "***"}
+            changes[f.name] = {**kept, **config.agent_options}
+        elif f.name not in given:
+            changes[f.name] = _from_recorded(recorded[f.name], hints[f.name])
+    return replace(config, **changes)
 
 
 def build_run_config(

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = config_from_args(args)
     try:
+        config = _with_recorded_options(config, args)
         out = run_eval(config)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -71,6 +72,29 @@ def run(args: argparse.Namespace) -> int:
     if read_stop(out):
         return EXIT_STOPPED
     return failure_exit([out])
+
+
+def _with_recorded_options(config: Any, args: argparse.Namespace) -> Any:
+    """With ``--resume``, every option not typed is the resumed run's (see
+    :func:`visualact_env.runner.resume_options`)."""
+    from ..cli_config import given_fields
+    from ..runner import EvalConfig, resume_options
+
+    argv = getattr(args, "argv", None)
+    if not config.resume or argv is None:
+        return config
+    command = argv[argv.index("eval") + 1 :] if "eval" in argv else argv
+    given = given_fields(EvalConfig, command)
+    resumed = resume_options(config, given)
+    if resumed is not config:
+        taken = sorted(
+            f"--{name.replace('_', '-')}"
+            for name in vars(EvalConfig())
+            if name not in given and getattr(resumed, name) != getattr(config, name)
+        )
+        if taken:
+            print(f"resuming with the run's recorded {', '.join(taken)}", file=sys.stderr)
+    return resumed
 
 
 def failure_exit(
