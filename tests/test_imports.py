@@ -9,6 +9,7 @@ included (a deferred import hides a cycle from the interpreter, not from the des
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +194,130 @@ def test_each_module_imports_in_a_fresh_interpreter(module: str) -> None:
         [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------------------------
+# Layers: ARCHITECTURE.md's "Layers" table assigns every module a layer; no module imports a
+# module of a higher layer (deferred imports included), and the agents stay outside.
+
+ARCHITECTURE = ROOT.parent / "ARCHITECTURE.md"
+AGENTS_ROOT = ROOT.parent / "agents"
+AGENTS_MAX_LAYER = 3
+"""The agents (``visualact_agents``) may import the library's layers 0..3 only."""
+
+
+def read_layers(text: str) -> dict[str, int]:
+    """``{module pattern: layer}`` from the ``## Layers`` table: rows ``| N name | `mod`, `pkg.*`,
+    ... | ... |``; names are relative to ``visualact_env`` (``.`` is the package itself)."""
+    section = text.split("\n## Layers", 1)[1].split("\n## ", 1)[0]
+    layers: dict[str, int] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[0][:1].isdigit():
+            continue
+        layer = int(cells[0].split()[0])
+        for pattern in re.findall(r"`([^`]+)`", cells[1]):
+            assert pattern not in layers, f"{pattern} is listed twice in the Layers table"
+            layers[pattern] = layer
+    return layers
+
+
+def layer_of(module: str, layers: dict[str, int]) -> int | None:
+    """The layer of a dotted module name: its exact entry, else the nearest ``pkg.*`` entry."""
+    rel = module[len(PACKAGE) + 1 :] if module != PACKAGE else "."
+    if rel in layers:
+        return layers[rel]
+    parts = rel.split(".")
+    for i in range(len(parts), 0, -1):
+        pattern = ".".join(parts[:i]) + ".*"
+        if pattern in layers:
+            return layers[pattern]
+    return None
+
+
+LAYERS = read_layers(ARCHITECTURE.read_text(encoding="utf-8"))
+
+
+def test_the_layers_table_is_read() -> None:
+    assert LAYERS["records"] < LAYERS["metric"] < LAYERS["parsing"] < LAYERS["rundir"]
+    assert LAYERS["rundir"] < LAYERS["report.*"] < LAYERS["runner"] < LAYERS["cli"]
+    assert layer_of("visualact_env.envs.vector", LAYERS) == LAYERS["envs.*"]
+    assert layer_of("visualact_env", LAYERS) == LAYERS["."]
+
+
+def test_every_module_has_a_layer() -> None:
+    missing = sorted(m for m in MODULES if layer_of(m, LAYERS) is None)
+    assert missing == [], f"add these modules to ARCHITECTURE.md's Layers table: {missing}"
+
+
+def layer_violations(graph: dict[str, set[str]], layers: dict[str, int]) -> list[str]:
+    """``importer (layer) -> imported (higher layer)`` for every upward import."""
+    out = []
+    for importer, targets in sorted(graph.items()):
+        low = layer_of(importer, layers)
+        for target in sorted(targets):
+            high = layer_of(target, layers)
+            if low is not None and high is not None and high > low:
+                out.append(f"{importer} ({low}) -> {target} ({high})")
+    return out
+
+
+def test_the_layer_check_finds_a_planted_upward_import() -> None:
+    graph = {f"{PACKAGE}.metric": {f"{PACKAGE}.report.summary", f"{PACKAGE}.records"}}
+    assert layer_violations(graph, LAYERS) == [
+        f"{PACKAGE}.metric ({LAYERS['metric']}) -> {PACKAGE}.report.summary ({LAYERS['report.*']})"
+    ]
+
+
+def test_lower_layers_never_import_higher_ones() -> None:
+    """Deferred imports count too: a lazy import hides a dependency from the interpreter, not
+    from the design."""
+    violations = layer_violations(import_graph(deferred=True), LAYERS)
+    assert violations == [], "upward imports (see ARCHITECTURE.md, Layers):\n" + "\n".join(
+        violations
+    )
+
+
+def _agent_imports() -> dict[str, set[str]]:
+    """``{agents/file: library modules it imports}`` (deferred imports included)."""
+    out: dict[str, set[str]] = {}
+    for path in sorted(AGENTS_ROOT.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        found: set[str] = set()
+        for node in _all_imports(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif node.level == 0 and node.module:
+                names = [
+                    f"{node.module}.{a.name}"
+                    if f"{node.module}.{a.name}" in MODULES
+                    else node.module
+                    for a in node.names
+                ]
+            else:
+                names = []
+            found |= {n for n in names if n.startswith(PACKAGE + ".")}
+        out[path.name] = found
+    return out
+
+
+def test_agents_use_only_the_lower_layers() -> None:
+    imports = _agent_imports()
+    assert f"{PACKAGE}.agent" in imports["baselines.py"]  # the walker sees real edges
+    too_high = sorted(
+        f"agents/{name} -> {module} ({layer_of(module, LAYERS)})"
+        for name, modules in imports.items()
+        for module in modules
+        if (layer_of(module, LAYERS) or 0) > AGENTS_MAX_LAYER
+    )
+    assert too_high == [], too_high
+
+
+def test_the_library_never_names_the_agents_package() -> None:
+    """Agents are reached only through the ``visualact.agents`` entry points (the registry)."""
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in _all_imports(tree):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [module or ""] + [a.name for a in node.names]
+            assert not any(n.split(".")[0] in ("agents", "visualact_agents") for n in names), name

@@ -17,10 +17,11 @@ gold / silver / bronze highlighting: top 1 in bold, and a superscript rank on al
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..figures import format_figure, view
+from ..figures import VIEWS, format_figure, view
 from ..records import SCENARIOS
 from ..sampler import describe_sampler
 from .export import (
@@ -225,6 +226,59 @@ def proactive_table(
         "Pro. % = share of predicted actions marked proactive"
     )
     return table
+
+
+def view_table(
+    view_name: str,
+    rows: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[str] | None = None,
+    *,
+    highlight: bool = False,
+    title: str | None = None,
+) -> Table:
+    """The figures of view ``view_name`` (:data:`visualact_env.figures.VIEWS`) per scenario
+    (DN., HS., SM., HMI.) and Overall, as a :class:`Table` named after the view."""
+    scs = _scenarios_of(rows, scenarios)
+    figures = view(view_name)
+    labels = dict(figures)
+
+    def group_of(sc: str | None) -> str:
+        return "Overall" if sc is None else SCENARIO_ABBREV[sc]
+
+    def header_of(sc: str | None, fig: str) -> str:
+        return f"{group_of(sc)} {labels[fig]}"
+
+    table_title = title or f"{VIEWS[view_name].title} (x100)"
+    return _figure_table(view_name, table_title, rows, scs, figures, header_of, highlight, group_of)
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """One table of a run's report: a section of ``report.md`` and ``tables/NAME.csv|.tex``."""
+
+    heading: str
+    """The ``report.md`` section heading."""
+    build: Callable[[Sequence[Mapping[str, Any]]], Table]
+    """The table from the run's rows (:func:`run_rows`: the run, and the mean of K samples)."""
+    note: str = ""
+    """A line under the table in ``report.md``."""
+
+
+RUN_TABLES: list[ReportTable] = [
+    ReportTable(
+        "Table 2 layout (precision, recall, F1)", lambda rows: table2(rows, highlight=False)
+    ),
+    ReportTable("Table 3 layout (scale score)", lambda rows: table3(rows, highlight=False)),
+    ReportTable(
+        "Proactive and reactive recall",
+        proactive_table,
+        "Pro. R = recall of proactive ground-truth actions, Re. R = recall of reactive ones, "
+        "Pro. % = share of predicted actions marked proactive.",
+    ),
+]
+"""The per-scenario tables of every run report, in order (after the overall figures and the
+samples table): ``report.md`` shows each under its heading, ``tables/`` holds each as CSV and
+LaTeX. Add one here (see ARCHITECTURE.md, "Adding a report table")."""
 
 
 def table2_markdown(
@@ -493,11 +547,7 @@ def run_tables(summary: Mapping[str, Any]) -> list[Table]:
     extra = samples_table(summary)
     if extra is not None:
         tables.append(extra)
-    tables += [
-        table2(rows, highlight=False),
-        table3(rows, highlight=False),
-        proactive_table(rows),
-    ]
+    tables += [t.build(rows) for t in RUN_TABLES]
     return tables
 
 
@@ -582,23 +632,11 @@ def render_run_markdown(summary: Mapping[str, Any]) -> str:
         _headline_markdown(summary),
         "",
         *filter(None, [samples_markdown(summary)]),
-        "## Table 2 layout (precision, recall, F1)",
-        "",
-        table2_markdown(rows, highlight=False),
-        "",
-        "## Table 3 layout (scale score)",
-        "",
-        table3_markdown(rows, highlight=False),
-        "",
-        "## Proactive and reactive recall",
-        "",
-        proactive_markdown(rows),
-        "",
-        "Pro. R = recall of proactive ground-truth actions, Re. R = recall of reactive ones, "
-        "Pro. % = share of predicted actions marked proactive.",
-        "",
-        *filter(None, [usage_markdown(summary)]),
     ]
+    for table in RUN_TABLES:
+        parts += [f"## {table.heading}", "", to_markdown(table.build(rows)), ""]
+        parts += [table.note, ""] if table.note else []
+    parts += [*filter(None, [usage_markdown(summary)])]
     failures = summary.get("failures") or []
     missing = summary.get("missing") or []
     parts += [
