@@ -58,3 +58,12 @@ def test_agent_help_lists_every_registered_agent_and_its_form(monkeypatch):
         assert registry.SPEC_FORMS.get(name, name) in action.help, name
     for form in ("openai:MODEL[@URL]", "hf:PATH_OR_HUB_ID", "retrieval[:K]", "py:MODULE:FACTORY"):
         assert form in action.help
+
+
+def test_no_help_text_shows_a_doubled_percent_sign():
+    """Regression: ``compare --help`` printed "95%% CI" (a description is not %-formatted)."""
+    texts = {"visualact": build_parser().format_help()}
+    texts.update({path: command.format_help() for path, command in _commands()})
+    assert len(texts) > 10
+    assert [path for path, text in texts.items() if "%%" in text] == []
+    assert "95% CI" in texts["compare"]

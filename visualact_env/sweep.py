@@ -64,7 +64,7 @@ def _run_sweep(
             out=run_dir,
             resume=(run_dir / CONFIG_FILE).exists(),
             overwrite=False,
-            html=False,
+            html=base.html,
         )
         run_eval(config)
         runs[n] = str(run_dir)

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="leaderboard of runs on the same data, with paired bootstrap differences",
         description=(
             "Score runs made on the same data with one scorer, rank them, and compare each to "
-            "a baseline run (default: the first) with a paired bootstrap over videos (95%% CI, "
+            "a baseline run (default: the first) with a paired bootstrap over videos (95% CI, "
             "p-value). Writes compare.md, compare.html (with the proactive-ratio chart of the "
             "paper's Figure 4), proactive_ratio.png and compare.json to --out."
         ),

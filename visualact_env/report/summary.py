@@ -467,7 +467,7 @@ def write_reports(
     final_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score a run folder and write ``scores.jsonl``, ``summary.json``, ``report.md``, plots and
-    ``report.html``; return the summary.
+    ``report.html``; return the summary. With ``html=False`` a stale ``report.html`` is removed.
 
     ``benchmark`` defaults to the run's own data (resolved and fingerprint-checked from
     ``config.json``), ``scorer`` to the run's embedding model and tau. Holds the run folder's
@@ -528,4 +528,7 @@ def _write_reports(
 
         entries = video_entries(run, rows, frames=frames)
         atomic_write_text(out / REPORT_HTML, render_run_html(summary, entries, images))
+    else:
+        # a report.html from an earlier call would show figures these predictions no longer have
+        (out / REPORT_HTML).unlink(missing_ok=True)
     return summary
