@@ -167,7 +167,7 @@ def test_script_json_cannot_close_the_script_element():
 
 def test_plots_are_pngs(runs):
     folders, _ = runs
-    names = sorted(p.name for p in (folders["partial"] / "plots").iterdir())
+    names = sorted(p.name for p in (folders["partial"] / "plots").glob("*.png"))
     assert names == [
         "apl_confusion.png",
         "proactive_recall.png",

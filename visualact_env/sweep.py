@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .cache import atomic_write_bytes, atomic_write_text
+from .cache import atomic_write_text
 from .figures import get_figure, view
 from .redaction import strip_credentials
 from .rundir import CONFIG_FILE
@@ -97,7 +97,9 @@ def _run_sweep(
     from .report.export import TABLES_DIR, write_tables
 
     write_tables([table4(result)], out / TABLES_DIR)
-    atomic_write_bytes(out / "sweep.png", sweep_png(result))
+    from .report.plots import write_figure
+
+    write_figure(sweep_figure(result), out, "sweep")
     return result
 
 
@@ -173,13 +175,21 @@ def sweep_markdown(result: dict[str, Any]) -> str:
 
 
 def sweep_png(result: dict[str, Any]) -> bytes:
-    """F1, weighted APL (scale score), precision and recall against the swept setting."""
-    from .report.plots import _png, _pyplot
+    """:func:`sweep_figure` as PNG bytes."""
+    from .report.plots import _png
+
+    return _png(sweep_figure(result))
+
+
+def sweep_figure(result: dict[str, Any]) -> Any:
+    """F1, weighted APL (scale score), precision and recall against the swept setting; each
+    line with its own marker and dash (they can coincide), the legend beside the axes."""
+    from .report.plots import DASHES, MARKERS, SCORE_TOP, _legend_outside, _pyplot
 
     plt = _pyplot()
     by_frames = len(result["frames"]) > 1
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for fig_name, label in view("table4"):
+    for k, (fig_name, label) in enumerate(view("table4")):
         rows = [r for r in result["rows"] if not by_frames or r["tau"] == result["tau"]]
         x = [r["frames"] if by_frames else r["tau"] for r in rows]
         y = [100 * (r[fig_name] or 0.0) for r in rows]
@@ -187,15 +197,21 @@ def sweep_png(result: dict[str, Any]) -> bytes:
             [100 * ((r[fig_name] or 0) - (r[f"{fig_name}_ci"][0] or 0)) for r in rows],
             [100 * ((r[f"{fig_name}_ci"][1] or 0) - (r[fig_name] or 0)) for r in rows],
         ]
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+        bars = ax.errorbar(
+            x, y, yerr=err, marker=MARKERS[k], ls=DASHES[k], capsize=3, label=label,
+            mfc="none" if k % 2 else None, ms=7 - 1.2 * k,
+        )  # fmt: skip
+        for artist in (bars.lines[0], *bars.lines[1], *bars.lines[2]):
+            artist.set_clip_on(False)
     if by_frames:
         ax.set_xscale("log", base=2)
         ax.set_xticks(result["frames"], [str(f) for f in result["frames"]])
     ax.set_xlabel("frames per clip" if by_frames else "similarity threshold \u03c4")
     ax.set_ylabel("score x100")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, SCORE_TOP)
+    ax.set_yticks(range(0, 101, 20))
     what = f"frames (\u03c4 = {result['tau']})" if by_frames else "\u03c4"
     ax.set_title(f"{result['agent']}: sweep over {what}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _png(fig)
+    _legend_outside(ax, fontsize=8)
+    return fig

@@ -478,12 +478,17 @@ def _write_tables(tables: Sequence[Table], folder: Path) -> Path:
 
 def write_compare(result: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``compare.json``, ``compare.md`` (its tables also as CSV and LaTeX in
-    ``tables/``), ``proactive_ratio.png`` and ``compare.html``."""
-    from .plots import proactive_ratio_png
+    ``tables/``), Figure 4 as ``proactive_ratio.png`` / ``.svg`` / ``.pdf`` and
+    ``compare.html``."""
+    from .plots import proactive_ratio_figure, render
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    png = proactive_ratio_png(result["runs"])
+    label = f"{len(result['runs'])} runs vs {result['baseline']}"
+    images = render(proactive_ratio_figure(result["runs"], label))
+    png = images["png"]
+    for fmt in ("svg", "pdf"):
+        atomic_write_bytes(out / f"proactive_ratio.{fmt}", images[fmt])
     paths = {
         "json": atomic_write_text(
             out / "compare.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n"

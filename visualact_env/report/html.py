@@ -76,6 +76,12 @@ table.res thead th{font-weight:600;color:#344054;background:#fafbfc}
 table.res th.grp{text-align:center;border-bottom:2px solid var(--line)}
 table.res td.r1{background:var(--gold);font-weight:700}table.res td.r2{background:var(--silver)}
 table.res td.r3{background:var(--bronze)}
+p.legend{margin:.35rem 0 0;font-size:.78rem;color:var(--muted,#555)}
+p.legend .key{margin-right:.9rem;white-space:nowrap}
+p.legend i.sw{display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:-.05em;
+border:1px solid #0002;border-radius:2px}
+p.legend i.r1{background:var(--gold)}p.legend i.r2{background:var(--silver)}
+p.legend i.r3{background:var(--bronze)}p.legend i.pub{background:#fbfbfc}
 table.res.lead td:nth-child(2),table.res.lead th:nth-child(2){text-align:left}
 table.res tr.pub td{color:#475467;background:#fbfbfc}
 table.res td.neg{color:var(--bad)}table.res td.pos{color:var(--ok)}
@@ -290,7 +296,22 @@ def results_table_html(
             cells.append(f"<td{rc}>{format_figure(c[1], _figure(row, c[0], c[1]))}</td>")
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
     body.append("</tbody>")
-    return f'<table class="res">{"".join(head)}{"".join(body)}</table>'
+    legend = _rank_legend(bool(any(ranks.values())), any(r.get("published") for r in rows))
+    return f'<table class="res">{"".join(head)}{"".join(body)}</table>{legend}'
+
+
+def _rank_legend(ranked: bool, published: bool) -> str:
+    """The key to a table's shading: gold / silver / bronze ranks, grey published rows."""
+    items = []
+    if ranked:
+        items += [
+            '<span class="key"><i class="sw r1"></i>best</span>',
+            '<span class="key"><i class="sw r2"></i>2nd</span>',
+            '<span class="key"><i class="sw r3"></i>3rd of each column</span>',
+        ]
+    if published:
+        items.append('<span class="key"><i class="sw pub"></i>published (paper)</span>')
+    return f'<p class="legend">{"".join(items)}</p>' if items else ""
 
 
 def table2_html(
