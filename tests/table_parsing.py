@@ -44,11 +44,11 @@ def latex_rows(tex: str) -> tuple[list[str], list[list[str]]]:
 
 
 def _latex_numbers(cell: str) -> list[float]:
-    return _numbers(re.sub(r"\\textsuperscript\{\d\}", "", cell))
+    return _numbers(re.sub(r"(?<=\d),(?=\d{3})", "", re.sub(r"\\textsuperscript\{\d\}", "", cell)))
 
 
 def _md_numbers(cell: str) -> list[float]:
-    return _numbers(re.sub("[\u00b9\u00b2\u00b3]", "", cell))
+    return _numbers(re.sub(r"(?<=\d),(?=\d{3})", "", re.sub("[\u00b9\u00b2\u00b3]", "", cell)))
 
 
 def check_same_numbers(md: list[list[str]], csv_text: str, tex: str, left: int) -> None:

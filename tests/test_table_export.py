@@ -46,7 +46,7 @@ def test_run_tables_hold_the_markdown_numbers(reported) -> None:
         folder = folders[name]
         md = markdown_tables((folder / "report.md").read_text(encoding="utf-8"))
         tables = folder / "tables"
-        names = ["overall", "table2", "table3", "proactive"]
+        names = ["overall", "table2", "table3", "proactive", "usage"]
         assert sorted(p.name for p in tables.iterdir()) == sorted(
             f"{n}.{ext}" for n in names for ext in ("csv", "tex")
         )

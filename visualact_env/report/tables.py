@@ -548,6 +548,8 @@ def run_tables(summary: Mapping[str, Any]) -> list[Table]:
     if extra is not None:
         tables.append(extra)
     tables += [t.build(rows) for t in RUN_TABLES]
+    if summary.get("usage"):
+        tables.append(usage_table(summary["usage"]))
     return tables
 
 
@@ -555,25 +557,44 @@ def _seconds(value: Any) -> str:
     return DASH if value is None else f"{float(value):.2f} s"
 
 
-def usage_cells(usage: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """Header and cells of the usage table (``summary["usage"]``, see
-    :mod:`visualact_env.usage`)."""
+def _count_cell(value: Any) -> Cell:
+    n = int(value or 0)
+    return Cell(f"{n:,}", n, True, csv_fields=(str(n),))
+
+
+def usage_table(usage: Mapping[str, Any]) -> Table:
+    """The usage table (``summary["usage"]``, see :mod:`visualact_env.usage`): counts with
+    thousands separators (plain in CSV), latencies in seconds, the cost when priced."""
     lat = usage.get("latency_s") or {}
     cost = usage.get("cost")
     header = ["Answers", "Requests", "Retries", "Cached", "Prompt tokens", "Completion tokens"]
     header += ["Latency p50", "Latency p95", "Cost"]
-    cells = [
-        f"{usage.get('answers', 0):,}",
-        f"{usage.get('requests', 0):,}",
-        f"{usage.get('retries', 0):,}",
-        f"{usage.get('cached', 0):,}",
-        f"{usage.get('prompt_tokens', 0):,}",
-        f"{usage.get('completion_tokens', 0):,}",
-        _seconds(lat.get("p50")),
-        _seconds(lat.get("p95")),
-        DASH if cost is None else f"{cost:.4f}",
-    ]
-    return header, cells
+    keys = ("answers", "requests", "retries", "cached", "prompt_tokens", "completion_tokens")
+    cells = [_count_cell(usage.get(k, 0)) for k in keys]
+    for q in ("p50", "p95"):
+        v = lat.get(q)
+        cells.append(
+            Cell(_seconds(v), v, True, csv_fields=("" if v is None else f"{float(v):.2f}",))
+        )
+    cells.append(
+        Cell(DASH if cost is None else f"{cost:.4f}", cost, True,
+             csv_fields=("" if cost is None else f"{cost:.4f}",))
+    )  # fmt: skip
+    csv_header = [*header[:6], "Latency p50 (s)", "Latency p95 (s)", "Cost"]
+    return Table(
+        name="usage",
+        title="Usage and cost of the run",
+        header=header,
+        csv_header=csv_header,
+        rows=[cells],
+        left=0,
+    )
+
+
+def usage_cells(usage: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Header and cell texts of the usage table (Markdown and HTML)."""
+    table = usage_table(usage)
+    return table.header, [c.text for c in table.rows[0]]
 
 
 def usage_markdown(summary: Mapping[str, Any]) -> str:
@@ -581,7 +602,6 @@ def usage_markdown(summary: Mapping[str, Any]) -> str:
     usage = summary.get("usage")
     if not usage:
         return ""
-    header, cells = usage_cells(usage)
     prices = (
         f"Cost at {usage.get('price_input') or 0:g} (input) and "
         f"{usage.get('price_output') or 0:g} (output) per "
@@ -593,7 +613,7 @@ def usage_markdown(summary: Mapping[str, Any]) -> str:
         [
             "## Usage and cost",
             "",
-            _markdown(header, [cells], align_first_left=False),
+            to_markdown(usage_table(usage)),
             "",
             f"{prices} Cache hits sent no request and cost nothing; latency is per answer, "
             "retries included.",
