@@ -7,6 +7,9 @@ the reports, ``compare``, ``sweep`` and training, holds:
   embedder, tau, dataset fingerprint, selection, samples, seed, shard) plus provenance
   (package versions, git commit, start time) that does not;
 * ``predictions.jsonl``: one record per (video, sample), appended and flushed as each finishes;
+* ``parts/predictions.rank{R}.jsonl``: under a distributed launch, the records of process R
+  (:mod:`visualact_env.distributed`), folded into ``predictions.jsonl`` when the launch ends
+  and when a run is resumed (:func:`fold_parts`);
 * ``summary.json``, ``scores.jsonl``, ``report.md``, ``report.html``, ``plots/``: written by
   :func:`visualact_env.report.write_reports` when the run is complete;
 * ``stopped.json``: why the run stopped early at a limit (``--max-cost``, ``--max-total-tokens``,
@@ -42,6 +45,7 @@ PLOTS_DIR = "plots"
 LOCK_FILE = ".lock"
 STOP_FILE = "stopped.json"
 """Written when a run stopped early at a limit (``--max-cost`` ...); removed when it resumes."""
+PARTS_DIR = "parts"
 
 IDENTITY_KEYS = (
     "agent",
@@ -332,6 +336,49 @@ class PredictionWriter:
 
     def close(self) -> None:
         self._f.close()
+
+
+def part_path(run_dir: Path, rank: int) -> Path:
+    """Where process ``rank`` of a distributed launch appends its records."""
+    return Path(run_dir) / PARTS_DIR / f"predictions.rank{rank}.jsonl"
+
+
+def _complete_rows(path: Path) -> list[dict[str, Any]]:
+    """The complete records of a possibly torn JSONL file (a torn or unreadable line is
+    dropped: it is redone by the resumed run)."""
+    rows = []
+    for _, row, err in read_jsonl(path):
+        if err is None and isinstance(row, dict) and isinstance(row.get("video_id"), str):
+            rows.append(row)
+    return rows
+
+
+def fold_parts(run_dir: Path) -> int:
+    """Fold the per-process record files of a distributed launch into ``predictions.jsonl``.
+
+    One record per (video, sample) is kept; a successful record wins over a failed one (a
+    failure retried by a later launch). ``predictions.jsonl`` is replaced atomically before the
+    parts are removed, so a crash in between only leaves duplicates that the next fold drops.
+    Returns the number of part files folded (0: nothing to do).
+    """
+    parts_dir = Path(run_dir) / PARTS_DIR
+    parts = sorted(parts_dir.glob("predictions.rank*.jsonl")) if parts_dir.is_dir() else []
+    if not parts:
+        return 0
+    main = Path(run_dir) / PREDICTIONS_FILE
+    kept: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in [main, *parts]:
+        if not path.exists():
+            continue
+        for row in _complete_rows(path):
+            key = (row["video_id"], int(row.get("sample", 0) or 0))
+            old = kept.get(key)
+            if old is None or (old.get("error") is not None and row.get("error") is None):
+                kept[key] = row
+    write_jsonl(main, list(kept.values()))
+    for path in parts:
+        path.unlink()
+    return len(parts)
 
 
 def order_predictions(path: Path, records: Sequence[VideoRecord]) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
+import json
 import math
 import re
 import sys
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_config import parse_key_value
+from .jsonio import iter_jsonl as read_jsonl
 from .knobs import (
     embedder_field,
     fps_field,
@@ -41,6 +44,7 @@ from .registry import agent_help
 from .rundir import (
     CONFIG_FILE,
     IDENTITY_KEYS,
+    PARTS_DIR,
     PREDICTIONS_FILE,
     REPORT_HTML,
     REPORT_MD,
@@ -52,11 +56,13 @@ from .rundir import (
     check_shard,
     clear_stop,
     config_mismatch,
+    fold_parts,
     identity,
     load_config,
     normalize_scenarios,
     order_predictions,
     parse_shard,
+    part_path,
     recover_predictions,
     run_benchmark,
     select_videos,
@@ -210,6 +216,14 @@ class EvalConfig:
             "type": parse_key_value,
             "action": "append",
             "metavar": "KEY=VALUE",
+        },
+    )
+    hand_out: str = field(
+        default="dynamic",
+        metadata={
+            "help": "how the processes of a torchrun/accelerate launch share the videos: "
+            "dynamic (next video to whoever is free) or static (every N-th, for comparison)",
+            "choices": ("dynamic", "static"),
         },
     )
     strict: bool = field(
@@ -402,15 +416,19 @@ def _never() -> bool:
 def _act_sync(
     agent: Any,
     tasks: list[Task],
+    queue: Any,
     sampler: Any,
     batch_size: int,
     emit: Callable,
     stop: Callable[[], bool] = _never,
 ) -> None:
-    for start in range(0, len(tasks), max(1, batch_size)):
+    """Take ``batch_size`` tasks at a time from ``queue`` (indices into ``tasks``) and act."""
+    while True:
         if stop():  # a limit was reached: nothing new starts
             return
-        chunk = tasks[start : start + max(1, batch_size)]
+        chunk = [tasks[i] for i in queue.take(max(1, batch_size))]
+        if not chunk:
+            return
         observations, ready = [], []
         for task in chunk:
             try:
@@ -436,17 +454,25 @@ def _act_sync(
 async def _act_async(
     agent: Any,
     tasks: list[Task],
+    queue: Any,
     sampler: Any,
     concurrency: int,
     emit: Callable,
     stop: Callable[[], bool] = _never,
 ) -> None:
-    semaphore = asyncio.Semaphore(max(1, concurrency))
+    """``concurrency`` workers, each taking the next task from ``queue`` when it is free."""
 
-    async def one(task: Task) -> None:
-        async with semaphore:
+    async def take() -> list[int]:
+        return await asyncio.to_thread(queue.take, 1) if queue.blocking else queue.take(1)
+
+    async def worker() -> None:
+        while True:
             if stop():  # a limit was reached: requests in flight finish, no new one starts
                 return
+            taken = await take()
+            if not taken:
+                return
+            task = tasks[taken[0]]
             t0 = time.perf_counter()
             try:
                 observation = await asyncio.to_thread(_observation, task.record, sampler)
@@ -455,7 +481,7 @@ async def _act_async(
                 output = _failure(task, exc)
             emit(task, output, time.perf_counter() - t0)
 
-    await asyncio.gather(*(one(t) for t in tasks))
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(tasks))))))
 
 
 def _is_async(agent: Any) -> bool:
@@ -590,6 +616,7 @@ def _prepare_folder(
             )
         if config.label and old.get("label") != config.label:
             write_config(out, {**old, "label": config.label})  # a name, not part of the result
+        fold_parts(out)  # records of an earlier distributed launch, any world size
         return recover_predictions(out / PREDICTIONS_FILE)
     if config.overwrite and out.exists():
         for name in (
@@ -601,6 +628,8 @@ def _prepare_folder(
             REPORT_HTML,
         ):
             (out / name).unlink(missing_ok=True)
+        for part in (out / PARTS_DIR).glob("predictions.rank*.jsonl"):
+            part.unlink()
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, run_config)
     return []
@@ -640,12 +669,21 @@ def _preflight(agent: Any) -> None:
         raise RunError(str(e)) from None
 
 
-def _stopper(config: EvalConfig, done_rows: Sequence[dict[str, Any]], tasks: int, out: Path) -> Any:
+def _stopper(
+    config: EvalConfig,
+    done_rows: Sequence[dict[str, Any]],
+    tasks: int,
+    out: Path,
+    clear: bool = True,
+) -> Any:
     """The limits of this invocation over the run folder's records (:mod:`visualact_env.budget`);
-    a previous early stop is forgotten: the run goes on until a limit says otherwise."""
+    a previous early stop is forgotten (``clear``): the run goes on until a limit says otherwise.
+    Under a launch each process checks the limits over the records it sees (rank 0: the run's
+    earlier ones and its own; the others: their own), and a stop by one stops them all."""
     from .budget import Limits, Stopper, failure_threshold
 
-    clear_stop(out)
+    if clear:
+        clear_stop(out)
     limits = Limits(
         max_cost=config.max_cost,
         max_total_tokens=config.max_total_tokens,
@@ -675,17 +713,67 @@ def _record_stop(out: Path, stopper: Any, total: int, log: Callable[[str], None]
     )
 
 
-def _run_in_folder(
+def failed_videos(run_dir: str | Path) -> list[str]:
+    """Ids of the videos (samples) of a run folder whose record is a failure (``error`` set):
+    what ``visualact eval --resume`` retries, and what makes ``eval`` exit 1."""
+    from .jsonio import iter_jsonl
+
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.exists():
+        return []
+    return [
+        str(row.get("video_id"))
+        for _, row, err in iter_jsonl(path)
+        if not err and isinstance(row, dict) and row.get("error") is not None
+    ]
+
+
+def _agent_options(config: EvalConfig) -> dict[str, Any]:
+    options = dict(config.agent_options)
+    for key in ("temperature", "max_tokens", "prompt"):
+        value = getattr(config, key)
+        if value is not None:
+            options[key] = value
+    options.setdefault("seed", config.seed)
+    options.setdefault("concurrency", config.concurrency)
+    return options
+
+
+def _comparable_agent(agent_config: dict[str, Any]) -> dict[str, Any]:
+    """An agent's config without where it runs (each process has its own GPU)."""
+    return {k: v for k, v in agent_config.items() if k != "device"}
+
+
+@dataclass
+class _Plan:
+    """What rank 0 decided and every process follows: the folder and the pending tasks."""
+
+    out: Path
+    tasks: list[Task]
+    total: int
+    done: int
+    stopper: Any
+
+
+def _make_plan(
     config: EvalConfig,
-    agent: Any,
     benchmark: Benchmark,
-    records: Sequence[VideoRecord],
+    records: list[VideoRecord],
+    agent: Any,
     sampler: Any,
-    out: Path,
-    run_config: dict[str, Any],
     log: Callable[[str], None],
-) -> None:
-    """Prepare the (locked) run folder, run what is left to do, order it and write reports."""
+    hold: contextlib.ExitStack,
+) -> _Plan:
+    """Rank 0 (or the only process): take the run folder's lock (held on ``hold`` until the
+    run ends; the other ranks of a launch only write their own parts under it), prepare the
+    folder and list the tasks still to do."""
+    from .embedding import Embedder
+
+    embedder_id = Embedder(config.embedder).identity
+    out = Path(config.out) if config.out else default_out(config)
+    run_config = build_run_config(config, benchmark, agent, sampler, embedder_id)
+    # one writer per run folder: a second one is refused, naming us
+    hold.enter_context(RunLock(out))
     fresh = config.overwrite or not (out / CONFIG_FILE).exists()
     if fresh:
         _preflight(agent)  # before anything is written (or an --overwrite deletes anything)
@@ -708,101 +796,255 @@ def _run_in_folder(
             f"({len(records)} videos x {config.samples} samples) -> {out}"
         )
     stopper = _stopper(config, done_rows, len(tasks), out)
-    progress = Progress(total, total - len(tasks), config.progress, samples=config.samples)
-    writer = PredictionWriter(out / PREDICTIONS_FILE)
-    failures: list[str] = []
+    return _Plan(out, tasks, total, total - len(tasks), stopper)
 
-    def emit(task: Task, output: Any, latency: float) -> None:
-        row = _record(task, output, latency)
-        writer.write(row)
-        stopper.record(row)
-        if output.failed:
-            failures.append(f"{task.record.video_id}: {output.error}")
-        progress.update(output.failed, bool(getattr(output, "parse_error", None)))
 
-    try:
-        if _is_async(agent):
-            asyncio.run(
-                _act_async(agent, tasks, sampler, config.concurrency, emit, lambda: stopper.stopped)
-            )
-        else:
-            _act_sync(agent, tasks, sampler, config.batch_size, emit, lambda: stopper.stopped)
-    except KeyboardInterrupt:
-        log(f"interrupted: rerun the same command with --out {out} --resume to finish it")
-        raise
-    finally:
-        writer.close()
-        progress.close()
-    order_predictions(out / PREDICTIONS_FILE, records)
-    if stopper.stopped:
-        _record_stop(out, stopper, total, log)
+def _share_plan(
+    coordinator: Any, plan: _Plan | None, error: str | None, agent_config: dict[str, Any]
+) -> None:
+    """Rank 0: publish the plan (or the reason there is none) for the other processes."""
+    if plan is None:
+        coordinator.publish("plan", {"error": error})
+        return
+    coordinator.publish(
+        "plan",
+        {
+            "out": str(plan.out),
+            "tasks": [[t.record.video_id, t.sample] for t in plan.tasks],
+            "total": plan.total,
+            "agent": _comparable_agent(agent_config),
+        },
+    )
+
+
+def _follow_plan(
+    coordinator: Any, config: EvalConfig, records: list[VideoRecord], agent_config: dict[str, Any]
+) -> _Plan:
+    """Other ranks: rank 0's plan, after checking that this process runs the same agent."""
+    rank = coordinator.launch.rank
+    shared = coordinator.fetch("plan")
+    if shared.get("error"):
+        raise RunError(f"rank {rank}: rank 0 could not start the run: {shared['error']}")
+    mine = json.loads(json.dumps(_comparable_agent(agent_config)))
+    if mine != shared["agent"]:
+        keys = sorted(
+            k for k in set(mine) | set(shared["agent"]) if mine.get(k) != shared["agent"].get(k)
+        )
+        raise RunError(
+            f"rank {rank}: this process's agent differs from rank 0's in {', '.join(keys)} "
+            "(another model, checkpoint or option on this node?)"
+        )
+    by_id = {r.video_id: r for r in records}
+    tasks = [Task(by_id[v], k, derived_seed(config.seed, v, k)) for v, k in shared["tasks"]]
+    out, total = Path(shared["out"]), int(shared["total"])
+    stopper = _stopper(config, (), len(tasks), out, clear=False)
+    return _Plan(out, tasks, total, total - len(tasks), stopper)
+
+
+def _queue(plan: _Plan, launch: Any, coordinator: Any, hand_out: str) -> Any:
+    from .distributed import LocalQueue
+
+    n = len(plan.tasks)
+    if coordinator is None:
+        return LocalQueue(n)
+    if hand_out == "static":
+        return LocalQueue(n, range(launch.rank, n, launch.world_size))
+    return coordinator.queue(n)
+
+
+class _PeerStop:
+    """The limit another process of the launch stopped at (what rank 0 records)."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.reason = info.get("reason")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.info)
+
+
+def _record_launch(out: Path, record: dict[str, Any]) -> None:
+    """Append this launch (world size, per-rank timing) to ``config.json``'s ``launches``."""
+    run_config = load_config(out)
+    run_config["launches"] = [*(run_config.get("launches") or []), record]
+    write_config(out, run_config)
+
+
+def _log_failures(path: Path, log: Callable[[str], None]) -> None:
+    failures = [
+        f"{row['video_id']}: {row['error']}"
+        for _, row, err in read_jsonl(path)
+        if err is None and isinstance(row, dict) and row.get("error") is not None
+    ]
     if failures:
         log(
             f"{len(failures)} video(s) failed (scored as empty; rerun the same command with "
-            f"--out {out} --resume to retry them):"
+            f"--out {path.parent} --resume to retry them):"
         )
         for line in failures[:20]:
             log(f"  {line}")
-    if config.reports:
-        from .report import write_reports
-
-        write_reports(
-            out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
-        )
 
 
-def failed_videos(run_dir: str | Path) -> list[str]:
-    """Ids of the videos (samples) of a run folder whose record is a failure (``error`` set):
-    what ``visualact eval --resume`` retries, and what makes ``eval`` exit 1."""
-    from .jsonio import iter_jsonl
+def _stopped_message(stop: BaseException, videos: int, out: Path, launched: bool) -> str:
+    """What an interrupted process says: why it stopped and how to finish the run."""
+    from .distributed import LaunchStopped
 
-    path = Path(run_dir) / PREDICTIONS_FILE
-    if not path.exists():
-        return []
-    return [
-        str(row.get("video_id"))
-        for _, row, err in iter_jsonl(path)
-        if not err and isinstance(row, dict) and row.get("error") is not None
-    ]
+    if isinstance(stop, LaunchStopped):
+        why = "stopped by the launcher (another process of this launch failed or was stopped)"
+    else:
+        why = "interrupted"
+    how = "the same launch" if launched else "the same command"
+    return (
+        f"{why}: the {videos} record(s) this process wrote are kept; rerun {how} "
+        f"with --out {out} --resume to finish the run"
+    )
 
 
 def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) -> Path:
     """Run ``config`` to completion and return the run folder.
 
-    An agent with a ``preflight()`` method (the OpenAI agent) is asked once, before the run
-    starts, whether its server answers; a failure is a :class:`RunError` naming the URL.
+    Under ``torchrun`` / ``accelerate launch`` every process calls this; they share the work
+    (see :mod:`visualact_env.distributed`) and rank 0 writes the one run folder's results.
     """
     from .datasets import load_benchmark
-    from .embedding import Embedder
-    from .registry import make_agent
+    from .distributed import Coordinator, detect_launch
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     check_config(config)
+    launch = detect_launch()
+    if launch.distributed:
+        rank_log = log
+        log = lambda msg: rank_log(f"[rank {launch.rank}] {msg}")  # noqa: E731
     benchmark = load_benchmark(config.data)
     records = select_records(benchmark, config)
     if not records:
         raise RunError("no videos selected (check --scenarios, --limit and --shard)")
-    _check_leakage(config, records, log)
+    if launch.is_main:
+        _check_leakage(config, records, log)
     sampler = eval_sampler(config)
-
-    options = dict(config.agent_options)
-    for key in ("temperature", "max_tokens", "prompt"):
-        value = getattr(config, key)
-        if value is not None:
-            options[key] = value
-    options.setdefault("seed", config.seed)
-    options.setdefault("concurrency", config.concurrency)
+    coordinator = Coordinator.join(launch) if launch.distributed else None
     try:
-        agent = make_agent(config.agent, **options)
+        return _run_launch(config, benchmark, records, sampler, launch, coordinator, log)
+    finally:
+        if coordinator is not None:
+            coordinator.close()
+
+
+def _run_launch(
+    config: EvalConfig,
+    benchmark: Benchmark,
+    records: list[VideoRecord],
+    sampler: Any,
+    launch: Any,
+    coordinator: Any,
+    log: Callable[[str], None],
+) -> Path:
+    from .distributed import RankStats, launch_record, on_sigterm
+    from .registry import make_agent
+
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        agent = make_agent(config.agent, **_agent_options(config))
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
         raise RunError(strip_credentials(f"cannot build agent {config.agent!r}: {e}")) from e
+    previous_handler = on_sigterm() if coordinator is not None else None
+    hold = contextlib.ExitStack()
     try:
         agent.setup(benchmark, sampler)
-        embedder_id = Embedder(config.embedder).identity
-        out = Path(config.out) if config.out else default_out(config)
-        run_config = build_run_config(config, benchmark, agent, sampler, embedder_id)
-        with RunLock(out):  # one writer per run folder: a second one is refused, naming us
-            _run_in_folder(config, agent, benchmark, records, sampler, out, run_config, log)
+        agent_config = dict(agent.config())
+        if launch.is_main:
+            try:
+                plan = _make_plan(config, benchmark, records, agent, sampler, log, hold)
+            except RunError as e:
+                if coordinator is not None:
+                    _share_plan(coordinator, None, str(e), agent_config)
+                raise
+            if coordinator is not None:
+                _share_plan(coordinator, plan, None, agent_config)
+        else:
+            plan = _follow_plan(coordinator, config, records, agent_config)
+        out = plan.out
+        queue = _queue(plan, launch, coordinator, config.hand_out)
+        stats = RankStats(launch.rank, launch.local_rank, device=agent_config.get("device"))
+        progress = Progress(
+            plan.total,
+            plan.done,
+            config.progress if launch.is_main else False,
+            samples=config.samples,
+        )
+        path = out / PREDICTIONS_FILE
+        if coordinator is not None:
+            path = part_path(out, launch.rank)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        writer = PredictionWriter(path)
+        t0 = time.perf_counter()
+
+        stopper = plan.stopper
+
+        def emit(task: Task, output: Any, latency: float) -> None:
+            row = _record(task, output, latency)
+            writer.write(row)
+            was_stopped = stopper.stopped
+            stopper.record(row)
+            if coordinator is not None and stopper.stopped and not was_stopped:
+                coordinator.publish("stop", stopper.to_dict())  # every process stops
+            stats.add(output.failed, latency)
+            progress.update(output.failed, bool(getattr(output, "parse_error", None)))
+
+        def stop() -> bool:
+            if stopper.stopped:
+                return True
+            return coordinator is not None and coordinator.has("stop")
+
+        try:
+            stats.start()
+            try:
+                if _is_async(agent):
+                    asyncio.run(
+                        _act_async(
+                            agent, plan.tasks, queue, sampler, config.concurrency, emit, stop
+                        )
+                    )
+                else:
+                    _act_sync(agent, plan.tasks, queue, sampler, config.batch_size, emit, stop)
+            finally:
+                writer.close()
+                progress.close()
+            if coordinator is not None:
+                coordinator.finish(stats)
+                if not launch.is_main:
+                    log(f"done: {stats.videos} video(s) in {stats.work_s:.1f}s")
+                    return out
+                ranks = coordinator.wait_all()
+                fold_parts(out)
+            else:
+                ranks = [stats.to_dict()]
+        except KeyboardInterrupt as stop:
+            log(_stopped_message(stop, stats.videos, out, coordinator is not None))
+            raise
+        order_predictions(out / PREDICTIONS_FILE, records)
+        if stopper.stopped:
+            _record_stop(out, stopper, plan.total, log)
+        elif coordinator is not None and coordinator.has("stop"):
+            _record_stop(out, _PeerStop(coordinator.fetch("stop")), plan.total, log)
+        _record_launch(
+            out,
+            launch_record(
+                launch, config.hand_out, ranks, time.perf_counter() - t0, started, plan.done
+            ),
+        )
+        _log_failures(out / PREDICTIONS_FILE, log)
+        if config.reports:
+            from .report import write_reports
+
+            write_reports(
+                out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
+            )
         return out
     finally:
+        hold.close()  # the run folder's lock
+        if previous_handler is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous_handler)
         agent.close()

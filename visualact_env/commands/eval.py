@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from ..distributed import detect_launch
+
+    if not detect_launch().is_main:  # under torchrun/accelerate, rank 0 writes the results
+        return 0
     from ..report import print_run_summary
     from ..rundir import read_stop
 

@@ -25,6 +25,7 @@ from typing import Any
 from ..figures import format_figure, get_figure, view
 from ..records import SCENARIO_TITLES, SCENARIOS
 from ..sampler import describe_sampler
+from .launches import launches_html
 from .tables import (
     DASH,
     SCENARIO_ABBREV,
@@ -752,6 +753,7 @@ def render_run_html(
         f'<div class="panel">{confusion_html(summary)}</div></section>',
         f'<section id="videos"><h2>Videos</h2>{_toolbar(entries)}{LEGEND}<div id="cards">'
         f"{''.join(video_card(e) for e in entries)}</div></section>",
+        launches_html(summary),
         _footer(summary),
     ]
     title = f"VisualAct report: {summary.get('agent_label') or 'run'}"

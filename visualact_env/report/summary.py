@@ -332,6 +332,8 @@ def build_summary(
         "usage": run_usage(run),
         "stopped": read_stop(run.run_dir),
         "warnings": list(run.warnings),
+        # each launch of the run (first and resumed) with per-process throughput
+        "launches": list(run.config.get("launches") or []),
         "generated_by": __version__,
         "config": run.config,
     }

@@ -33,6 +33,7 @@ from .export import (
     text_cell,
     to_markdown,
 )
+from .launches import launches_markdown
 
 SCENARIO_ABBREV: dict[str, str] = {
     "dynamic_navigation": "DN.",
@@ -676,5 +677,8 @@ def render_run_markdown(summary: Mapping[str, Any]) -> str:
         parts.append("")
     for w in summary.get("warnings") or []:
         parts.append(f"> warning: {_md_escape(str(w))}")
+    throughput = launches_markdown(summary)
+    if throughput:
+        parts += [throughput]
     parts += ["Config:", "", *_config_lines(summary), ""]
     return "\n".join(parts)
