@@ -157,7 +157,9 @@ def test_every_writing_command_is_refused_while_another_process_holds_the_folder
         with pytest.raises(RunError, match=busy_message):
             write_reports(shards[0])
         assert {
-            p.name: p.read_bytes() for p in shards[0].iterdir() if p.name != LOCK_FILE
+            p.name: p.read_bytes()
+            for p in shards[0].iterdir()
+            if p.is_file() and p.name != LOCK_FILE
         } == before
         _release(holder)
         holder = _hold(busy)

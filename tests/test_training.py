@@ -13,6 +13,7 @@ import pytest
 import visualact_env  # noqa: F401 - registers the environments
 from visualact_env.cli import main as cli_main
 from visualact_env.records import Action
+from visualact_env.rundir import select_videos
 from visualact_env.testing.tiny_vlm import tiny_vlm_path
 from visualact_env.training.preferences import (
     REFERENCE_SAMPLE,
@@ -70,7 +71,8 @@ def _rows(path: Path) -> list[dict]:
 def test_rollouts_have_one_record_per_video_and_sample(rollouts, demo):
     rows = _rows(rollouts / "predictions.jsonl")
     keys = [(r["video_id"], r["sample"]) for r in rows]
-    expected = [(v, k) for v in demo.video_ids[:NUM_VIDEOS] for k in range(SAMPLES)]
+    chosen = {r.video_id for r in select_videos(demo, limit=NUM_VIDEOS)}  # stratified --limit
+    expected = [(v, k) for v in demo.video_ids if v in chosen for k in range(SAMPLES)]
     assert keys == expected
     assert all(isinstance(r["raw_text"], str) and r["raw_text"] for r in rows)
     texts = {r["raw_text"] for r in rows}
