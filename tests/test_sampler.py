@@ -104,6 +104,7 @@ def test_cli_frame_options_parse(tmp_path: Path) -> None:
         build_parser().parse_args(["eval", "--frame-size", "wide"])
 
 
+@pytest.mark.slow
 def test_env_and_eval_show_an_agent_identical_frames_by_default(
     tmp_path: Path, demo, embedder
 ) -> None:

@@ -12,7 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-from report_fixtures import make_runs, oracle_predictions, run_config, write_run
+from report_fixtures import (
+    make_runs,
+    oracle_predictions,
+    partial_predictions,
+    run_config,
+    write_run,
+)
 from table_parsing import check_same_numbers, latex_rows, markdown_tables
 
 from visualact_env.report import compare_runs, write_compare, write_reports
@@ -55,7 +61,7 @@ def test_run_tables_hold_the_markdown_numbers(reported) -> None:
                 table_md,
                 (tables / f"{stem}.csv").read_text(encoding="utf-8"),
                 (tables / f"{stem}.tex").read_text(encoding="utf-8"),
-                left=1,
+                left=0 if stem == "usage" else 1,
             )
 
 
@@ -116,3 +122,25 @@ def test_an_undefined_figure_is_empty_in_csv_and_a_dash_in_latex(tmp_path: Path,
     assert [body[0][i] for i in shares] == ["--"] * 5 and body[0][1] == "0.0"
     md = markdown_tables((folder / "report.md").read_text(encoding="utf-8"))[3]
     assert [md[1][i] for i in shares] == ["\u2013"] * 5
+
+
+def test_k_samples_table_holds_the_markdown_numbers(tmp_path: Path, demo, scorer) -> None:
+    """With K = 2 samples report.md gains a Samples table and a mean-of-K row: both exported."""
+    config = run_config(demo, "two samples")
+    config["samples"] = 2
+    preds = [dict(p, sample=0) for p in partial_predictions(demo)]
+    preds += [dict(p, sample=1) for p in oracle_predictions(demo)]
+    folder = write_run(tmp_path / "k2", config, preds)
+    write_reports(folder, demo, scorer, n_resamples=50, html=False, plots=False)
+    md = markdown_tables((folder / "report.md").read_text(encoding="utf-8"))
+    names = ["overall", "samples", "table2", "table3", "proactive", "usage"]
+    assert len(md) == len(names)
+    for table_md, stem in zip(md, names, strict=True):
+        check_same_numbers(
+            table_md,
+            (folder / "tables" / f"{stem}.csv").read_text(encoding="utf-8"),
+            (folder / "tables" / f"{stem}.tex").read_text(encoding="utf-8"),
+            left=0 if stem == "usage" else 1,
+        )
+    rows = list(csv.reader((folder / "tables" / "table2.csv").open(encoding="utf-8")))
+    assert [r[0] for r in rows[1:]] == ["two samples (sample 0)", "two samples (mean of 2 samples)"]
