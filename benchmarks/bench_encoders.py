@@ -10,8 +10,8 @@ median sentences per second of each:
   text of a random batch) vs sorted by token count, intra-op threads 1 vs all cores, and
   ONNX Runtime's thread spinning on vs off.
 
-    python benchmarks/bench_encoders.py               # about a few minutes on 2 cores
-    python benchmarks/bench_encoders.py --texts 600 --rounds 2   # a quick look
+    python benchmarks/bench_encoders.py               # 1,000 texts: a few minutes on 2 cores
+    python benchmarks/bench_encoders.py --texts 0 --rounds 5     # every text, more rounds
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Variant:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--texts", type=int, default=None, help="use only this many texts")
+    ap.add_argument("--texts", type=int, default=1000, help="how many texts (0: all 2,922)")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     os.environ.setdefault("VISUALACT_CACHE_DIR", tempfile.mkdtemp(prefix="bench-encoders-cache-"))
