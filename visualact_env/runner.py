@@ -1019,8 +1019,8 @@ def _run_launch(
                 fold_parts(out)
             else:
                 ranks = [stats.to_dict()]
-        except KeyboardInterrupt as stop:
-            log(_stopped_message(stop, stats.videos, out, coordinator is not None))
+        except KeyboardInterrupt as interrupt:  # not `stop`: that name is the stop check above
+            log(_stopped_message(interrupt, stats.videos, out, coordinator is not None))
             raise
         order_predictions(out / PREDICTIONS_FILE, records)
         if stopper.stopped:
