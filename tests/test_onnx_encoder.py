@@ -142,6 +142,19 @@ def test_failed_export_falls_back_to_torch_once(tmp_path: Path, monkeypatch, cap
         Embedder("minilm-int8", cache=False).encode(["x"])
 
 
+def test_unwritable_graph_folder_falls_back_to_torch(tmp_path: Path, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("VISUALACT_CACHE_DIR", str(tmp_path))
+
+    def read_only(key: str) -> Path:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "onnx"))
+
+    monkeypatch.setattr(onnx_encoder, "graph_root", read_only)
+    with caplog.at_level(logging.WARNING, logger="visualact.embedding"):
+        e = Embedder(cache=False)
+        e.encode(["close the window"])
+    assert e.encoder_kind == "torch" and "Permission denied" in caplog.text
+
+
 def test_missing_onnxruntime_falls_back_to_torch(tmp_path: Path, monkeypatch, caplog) -> None:
     monkeypatch.setenv("VISUALACT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(onnx_encoder, "onnxruntime_available", lambda: False)

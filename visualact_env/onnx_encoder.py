@@ -179,9 +179,17 @@ def _build_lock(root: Path) -> Iterator[None]:
 def ensure_graph(config: dict[str, Any], model_key: str, precision: str = "fp32") -> Path:
     """The verified graph file of ``precision`` for a :func:`fast_path_config` model, built on
     first use (fp32 imports torch; int8 is made from the fp32 graph). Raises
-    :class:`OnnxUnavailable` when it cannot be built (and remembers why, see module doc)."""
+    :class:`OnnxUnavailable` when it cannot be built (and remembers why, see module doc), also
+    when the cache folder cannot be written (full or read-only disk: not remembered)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    try:
+        return _ensure_graph(config, model_key, precision)
+    except OSError as e:
+        raise OnnxUnavailable(f"cannot use the ONNX graph folder: {e}") from e
+
+
+def _ensure_graph(config: dict[str, Any], model_key: str, precision: str) -> Path:
     root = graph_root(model_key)
     final = root / precision
     if _finished(final):
@@ -189,7 +197,7 @@ def ensure_graph(config: dict[str, Any], model_key: str, precision: str = "fp32"
     if not onnxruntime_available():
         raise OnnxUnavailable("onnxruntime is not installed (pip install onnxruntime)")
     failed = root / f"failed-{precision}.json"
-    fp32 = ensure_graph(config, model_key, "fp32") if precision == "int8" else None
+    fp32 = _ensure_graph(config, model_key, "fp32") if precision == "int8" else None
     with _build_lock(root):
         if _finished(final):
             return final / MODEL_FILE
