@@ -15,10 +15,18 @@ from pathlib import Path
 import pytest
 
 
-def fill_disk(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[str]:
-    """Make writes under ``folder`` fail with ENOSPC; returns the list of refused paths."""
+def fill_disk(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, *, after: int = 0, name: str = ""
+) -> list[str]:
+    """Make writes under ``folder`` fail with ENOSPC; returns the list of refused paths.
+
+    The first ``after`` writes there still succeed (the disk fills up mid-way), and with
+    ``name`` only files whose name contains it are refused (a temporary ``.summary.json.*.tmp``
+    counts as ``summary.json``).
+    """
     root = str(Path(folder).resolve())
     refused: list[str] = []
+    passed = [0]
     real_fsync = os.fsync
 
     def fsync(fd: int) -> None:
@@ -26,9 +34,11 @@ def fill_disk(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[str]:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             target = ""
-        if target == root or target.startswith(root + os.sep):
-            refused.append(target)
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if (target == root or target.startswith(root + os.sep)) and name in Path(target).name:
+            passed[0] += 1
+            if passed[0] > after:
+                refused.append(target)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .errors import DISK_FULL_ERRNOS
 from .loading import DataError
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -165,6 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as e:
+        if e.errno not in DISK_FULL_ERRNOS:
+            raise
+        # a full disk or quota while writing results: one line, not a traceback (what was
+        # written before stays; files are written aside and renamed, never left half-written)
+        where = f" {e.filename}" if e.filename else ""
+        print(f"error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,9 +7,15 @@ field), never a traceback.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
-__all__ = ["MAX_PROBLEMS_SHOWN", "DataError", "Problem"]
+__all__ = ["DISK_FULL_ERRNOS", "MAX_PROBLEMS_SHOWN", "DataError", "Problem"]
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""``OSError`` numbers of a write that cannot succeed until space is freed (a full disk or
+quota, a file too large, a read-only mount): a command ends with one error line, never a
+traceback, and a run finishes afterwards with ``--resume``."""
 
 MAX_PROBLEMS_SHOWN = 50
 

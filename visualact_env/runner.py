@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_config import parse_key_value
+from .errors import DISK_FULL_ERRNOS
 from .jsonio import iter_jsonl as read_jsonl
 from .knobs import (
     embedder_field,
@@ -930,6 +931,17 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
             coordinator.close()
 
 
+def _disk_full_message(e: OSError, out: Path | None) -> str:
+    """One line for a full disk (or quota, or read-only mount) under the run folder."""
+    where = f" ({e.filename})" if e.filename else ""
+    folder = f"the run folder {out}" if out else "the run folder"
+    again = f"--out {out} --resume" if out else "--out RUN --resume"
+    return (
+        f"cannot write {folder}{where}: {e.strerror or e}; free some space, then rerun the "
+        f"same command with {again} to finish it"
+    )
+
+
 def _run_launch(
     config: EvalConfig,
     benchmark: Benchmark,
@@ -949,6 +961,7 @@ def _run_launch(
         raise RunError(strip_credentials(f"cannot build agent {config.agent!r}: {e}")) from e
     previous_handler = on_sigterm() if coordinator is not None else None
     hold = contextlib.ExitStack()
+    out: Path | None = Path(config.out) if config.out else None
     try:
         agent.setup(benchmark, sampler)
         agent_config = dict(agent.config())
@@ -981,9 +994,17 @@ def _run_launch(
 
         stopper = plan.stopper
 
+        broken: list[OSError] = []
+
         def emit(task: Task, output: Any, latency: float) -> None:
+            if broken:  # after a failed write, another could join a torn line: none is tried
+                raise broken[0]
             row = _record(task, output, latency)
-            writer.write(row)
+            try:
+                writer.write(row)
+            except OSError as e:
+                broken.append(e)
+                raise
             was_stopped = stopper.stopped
             stopper.record(row)
             if coordinator is not None and stopper.stopped and not was_stopped:
@@ -1008,7 +1029,11 @@ def _run_launch(
                 else:
                     _act_sync(agent, plan.tasks, queue, sampler, config.batch_size, emit, stop)
             finally:
-                writer.close()
+                try:
+                    writer.close()
+                except OSError:
+                    if not broken:  # the failed write is the error to report, not its echo
+                        raise
                 progress.close()
             if coordinator is not None:
                 coordinator.finish(stats)
@@ -1041,6 +1066,10 @@ def _run_launch(
                 out, benchmark.subset(video_ids=[r.video_id for r in records]), html=config.html
             )
         return out
+    except OSError as e:
+        if e.errno not in DISK_FULL_ERRNOS:
+            raise
+        raise RunError(_disk_full_message(e, out)) from None
     finally:
         hold.close()  # the run folder's lock
         if previous_handler is not None:
