@@ -280,7 +280,7 @@ def _build_fp32(config: dict[str, Any], tmp: Path) -> None:
     tokenizer = load_tokenizer(folder, int(config["max_seq_length"]))
     sample = padded_batch(tokenizer.encode_batch(["call for help", "close the safety gate now"]))
     axes = {name: {0: "batch", 1: "length"} for name in INPUTS}
-    with warnings.catch_warnings(), contextlib.redirect_stdout(None), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             Sentence(),
@@ -316,7 +316,7 @@ def _build_int8(config: dict[str, Any], fp32: Path, tmp: Path) -> None:
     """Quantize the fp32 graph into ``tmp`` (no torch), check it, write the record last."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(None), _quiet_root_logger():
+    with warnings.catch_warnings(), _quiet_root_logger():
         warnings.simplefilter("ignore")
         quantize_dynamic(
             str(fp32),
