@@ -196,7 +196,9 @@ def test_predictions_good_with_nulls_and_extra_fields(tmp_path: Path, bench: Any
 
 
 def test_predictions_unknown_ids_error_or_warning(tmp_path: Path, bench: Any) -> None:
-    path = _write(tmp_path / "p.jsonl", [{"video_id": "a", "actions": []}, {"video_id": "zz"}])
+    path = _write(
+        tmp_path / "p.jsonl", [{"video_id": "a", "actions": []}, {"video_id": "zz", "actions": []}]
+    )
     p = _one(_pred_problems(path, bench), 2, "video_id")
     assert "'zz' is not in the annotations" in p.message and "--allow-extra" in p.message
     warnings: list[str] = []
@@ -213,20 +215,19 @@ def test_predictions_malformed_records_all_listed(tmp_path: Path, bench: Any) ->
         {"actions": []},  # 3 no id
         {"video_id": "b", "actions": {"text": "x"}},  # 4 not a list
         {"video_id": "b", "actions": [{"text": "x", "proactive": "maybe"}]},  # 5
-        {"video_id": "b", "actions": [], "error": 42},  # 6 dup + bad error
-        {"video_id": "a", "actions": ["go left"]},  # 7 dup + item not object
+        {"video_id": "b", "actions": [], "error": 42},  # 6 bad error
+        {"video_id": "a", "actions": ["go left"]},  # 7 item not object
     ]
     path = _write(tmp_path / "p.jsonl", lines)
     problems = _pred_problems(path, bench)
     assert all(p.file == str(path) for p in problems)
     assert "out of range: 9" in _one(problems, 1, "actions[0].apl").message
     assert "invalid JSON" in [p for p in problems if p.line == 2][0].message
-    assert _one(problems, 3, "video_id").message == "must be a non-empty string"
-    assert "must be a list" in _one(problems, 4, "actions").message
-    assert "true or false" in _one(problems, 5, "actions[0].proactive").message
-    assert "string or null" in _one(problems, 6, "error").message
-    assert "duplicate prediction for 'b' (first on line 4)" in _one(problems, 6, "video_id").message
-    assert "must be an object" in _one(problems, 7, "actions[0]").message
+    assert _one(problems, 3, "video_id").message == "missing"
+    assert "must be a list, got {'text': 'x'}" in _one(problems, 4, "actions").message
+    assert "true or false, got 'maybe'" in _one(problems, 5, "actions[0].proactive").message
+    assert "must be a string, got 42" in _one(problems, 6, "error").message
+    assert "must be a JSON object, got 'go left'" in _one(problems, 7, "actions[0]").message
     assert {p.line for p in problems} == {1, 2, 3, 4, 5, 6, 7}
 
 

@@ -59,11 +59,11 @@ def _edit_first_record(path: Path, edit) -> None:
     ("damage", "expected"),
     [
         (lambda sh: (sh[0] / "config.json").write_text("[1, 2]\n"),
-         "config.json: must hold a JSON object, got list"),
+         "config.json: must be a JSON object, got list"),
         (lambda sh: (sh[0] / "config.json").write_text('{"data":\n'),
          "config.json:2: invalid JSON"),
         (lambda sh: (sh[0] / "config.json").write_text('{"tau": 0.5, "data": [], "shard": "1/2"}'),
-         "config.json: data: must be an object with a 'fingerprint'"),
+         "config.json: data: must be a JSON object, got []"),
         (lambda sh: _edit_first_record(sh[0] / "predictions.jsonl", lambda r: r.pop("video_id")),
          "predictions.jsonl:1: video_id:"),
         (lambda sh: _edit_first_record(sh[0] / "predictions.jsonl", lambda r: r.update(sample="x")),

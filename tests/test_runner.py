@@ -101,6 +101,11 @@ def test_oracle_run_scores_one_and_writes_every_artifact(tmp_path):
     for key in ("agent", "sampler", "embedder", "tau", "data", "versions", "git_commit"):
         assert key in config
     assert config["data"]["fingerprint"] and config["versions"]["visualact"]
+    for record in (config, summary):
+        assert record["format_version"] == 1 and record["status"] == "complete"
+        assert record["status_reason"] is None
+    assert config["finished"] >= config["started"]
+    assert all(r["format_version"] == 1 for r in _predictions(out))
 
 
 def test_existing_run_is_not_overwritten_without_resume(tmp_path):
@@ -188,7 +193,7 @@ def test_torn_last_line_is_dropped_and_redone(tmp_path):
     failed = {"video_id": "b", "sample": 0, "actions": [], "error": "boom"}
     path.write_text(json.dumps(good) + "\n" + json.dumps(failed) + "\n" + '{"video_id": "c", "act')
     rows = recover_predictions(path)
-    assert rows == [good]
+    assert [r.to_json() for r in rows] == [good]
     assert path.read_text() == json.dumps(good) + "\n"
 
 
@@ -232,6 +237,10 @@ def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     failed_ids = {f["video_id"] for f in summary["failures"]}
     assert failed_ids == {"home_pot_boiling_over", "safety_person_falling"}
     assert "2 failed" in (out / "report.md").read_text()
+    config = json.loads((out / "config.json").read_text())
+    for record in (config, summary):
+        assert record["status"] == "incomplete"
+        assert record["status_reason"] == "2 failed, 0 missing of 16"
     first_rows = {r["video_id"]: r for r in _predictions(out)}
     assert len(first_rows) == 16
     for vid in failed_ids:
@@ -246,6 +255,8 @@ def test_failed_videos_are_counted_then_retried_on_resume(tmp_path):
     assert second.returncode == 0, second.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["failed"] == 0
+    assert summary["status"] == "complete"
+    assert json.loads((out / "config.json").read_text())["status"] == "complete"
     assert "resuming" in second.stderr and "14 of 16 done, 2 to go" in second.stderr
     rows = _predictions(out)
     assert len(rows) == len({r["video_id"] for r in rows}) == 16
@@ -324,6 +335,13 @@ def test_shards_partition_the_data_and_merge_to_the_full_run(tmp_path, uninterru
     assert result.returncode == 0, result.stderr
     assert _predictions(merged) == _predictions(uninterrupted)
     assert _summary(merged)["overall"] == _summary(uninterrupted)["overall"]
+    # a shard on its own is part of a run; the merged run is complete
+    for shard in shards:
+        for name in ("config.json", "summary.json"):
+            record = json.loads((shard / name).read_text())
+            assert record["status"] == "incomplete" and "shard" in record["status_reason"]
+    for name in ("config.json", "summary.json"):
+        assert json.loads((merged / name).read_text())["status"] == "complete"
 
     # an incomplete set of shards is refused
     refused = subprocess.run(

@@ -156,7 +156,7 @@ def test_unknown_video_is_an_error_unless_allowed(files, capsys) -> None:
             '{"video_id": "v1", "actions": [{"text": "x", "apl": 7}]}',
             ":1: actions[0].apl: out of range: 7",
         ),  # fmt: skip
-        ('{"video_id": "v1", "actions": [{"apl": 1}]}', ":1: actions[0].text: must be a non-empty"),
+        ('{"video_id": "v1", "actions": [{"apl": 1}]}', ":1: actions[0].text: missing"),
         ("{not json", ":1: invalid JSON"),
         ('{"video_id": "v1", "actions": "call"}', ":1: actions: must be a list"),
     ],

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import MAX_PROBLEMS_SHOWN, DataError, Problem  # noqa: F401 - re-exported
 from .jsonio import iter_jsonl as read_jsonl
 from .jsonio import write_jsonl  # noqa: F401 - re-exported
 from .records import SCENARIOS, Action, Benchmark, Prediction, VideoRecord
+
+if TYPE_CHECKING:
+    from .run_records import PredictionRecord
 
 
 def _json_objects(path: Path, what: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
@@ -45,16 +48,16 @@ def _check_apl(value: Any, allow_none: bool) -> str | None:
     return None
 
 
-def _check_actions(
-    raw: Any, where: tuple[str, int], problems: list[Problem], *, ground_truth: bool
-) -> tuple[Action, ...]:
+def _check_actions(raw: Any, where: tuple[str, int], problems: list[Problem]) -> tuple[Action, ...]:
+    """Ground-truth actions: a non-empty list of ``{text, apl 0..4, proactive bool}``.
+    (Predicted actions are checked by :mod:`visualact_env.run_records`.)"""
     file, lineno = where
     if not isinstance(raw, list):
         problems.append(
             Problem(file, lineno, "actions", f"must be a list, got {type(raw).__name__}")
         )
         return ()
-    if ground_truth and not raw:
+    if not raw:
         problems.append(Problem(file, lineno, "actions", "empty action list"))
     out: list[Action] = []
     for i, item in enumerate(raw):
@@ -70,15 +73,15 @@ def _check_actions(
             problems.append(Problem(file, lineno, f"{fld}.text", "must be a non-empty string"))
             ok = False
         apl = item.get("apl")
-        if ground_truth and "apl" not in item:
+        if "apl" not in item:
             err: str | None = "missing (must be an integer 0..4)"
         else:
-            err = _check_apl(apl, allow_none=not ground_truth)
+            err = _check_apl(apl, allow_none=False)
         if err:
             problems.append(Problem(file, lineno, f"{fld}.apl", err))
             ok = False
         pro = item.get("proactive")
-        if (ground_truth or pro is not None) and not isinstance(pro, bool):
+        if not isinstance(pro, bool):
             problems.append(
                 Problem(file, lineno, f"{fld}.proactive", f"must be true or false, got {pro!r}")
             )
@@ -157,7 +160,7 @@ def parse_annotations(
             problems.append(Problem(file, lineno, "actions", "missing"))
             actions: tuple[Action, ...] = ()
         else:
-            actions = _check_actions(obj["actions"], (file, lineno), problems, ground_truth=True)
+            actions = _check_actions(obj["actions"], (file, lineno), problems)
         source = obj.get("source")
         if source is not None and not isinstance(source, str):
             problems.append(Problem(file, lineno, "source", "must be a string when present"))
@@ -170,6 +173,43 @@ def parse_annotations(
     return Benchmark(records=tuple(records), name=name or file, path=path)
 
 
+def iter_prediction_records(
+    path: str | os.PathLike[str], problems: list[Problem]
+) -> Iterator[tuple[int, PredictionRecord]]:
+    """``(line, record)`` for each valid prediction record of ``path``, in file order.
+
+    The one reading of a prediction file: each line must be a
+    :class:`~visualact_env.run_records.PredictionRecord` (``actions`` or ``error``; ``sample`` a
+    non-negative integer, absent or null = 0; no unknown field) and a (video, sample) may appear
+    once. Every problem (file, line, field) is appended to ``problems`` and its line skipped;
+    DataError if the file does not exist.
+    """
+    from .run_records import check_prediction
+
+    path = Path(path)
+    file = str(path)
+    seen: dict[tuple[str, int], int] = {}
+    for lineno, obj in _json_objects(path, "prediction", problems):
+        record, found = check_prediction(obj, file, lineno)
+        if record is None:
+            problems.extend(found)
+            continue
+        vid, sample = record.key
+        if record.key in seen:
+            problems.append(
+                Problem(
+                    file,
+                    lineno,
+                    "video_id",
+                    f"duplicate prediction for {vid!r} sample {sample} "
+                    f"(first on line {seen[record.key]})",
+                )
+            )
+            continue
+        seen[record.key] = lineno
+        yield lineno, record
+
+
 def parse_predictions(
     path: str | os.PathLike[str],
     benchmark: Benchmark | None = None,
@@ -179,32 +219,16 @@ def parse_predictions(
 ) -> list[Prediction]:
     """Load and validate a prediction file; raise :class:`DataError` listing every problem.
 
-    With a ``benchmark``, ids it does not contain are errors, or (``allow_extra=True``) are
-    dropped with a message appended to ``warnings``. A video may appear several times only with
-    distinct ``sample`` fields (several samples per video); otherwise a repeat is an error.
+    Records are read by :func:`iter_prediction_records`, the one definition ``score``,
+    ``data validate``, the reports, ``merge``, ``compare`` and ``--resume`` share. With a
+    ``benchmark``, ids it does not contain are errors, or (``allow_extra=True``) are dropped
+    with a message appended to ``warnings``.
     """
-    path = Path(path)
     file = str(path)
     problems: list[Problem] = []
     preds: list[Prediction] = []
-    seen: dict[tuple[str, Any], int] = {}
-    for lineno, obj in _json_objects(path, "prediction", problems):
-        before = len(problems)
-        vid = obj.get("video_id")
-        if not isinstance(vid, str) or not vid:
-            problems.append(Problem(file, lineno, "video_id", "must be a non-empty string"))
-            continue
-        key = (vid, obj.get("sample"))
-        if key in seen:
-            problems.append(
-                Problem(
-                    file,
-                    lineno,
-                    "video_id",
-                    f"duplicate prediction for {vid!r} (first on line {seen[key]})",
-                )
-            )
-        seen.setdefault(key, lineno)
+    for lineno, record in iter_prediction_records(path, problems):
+        vid = record.video_id
         if benchmark is not None and vid not in benchmark:
             if allow_extra:
                 if warnings is not None:
@@ -220,15 +244,8 @@ def parse_predictions(
                     f"{vid!r} is not in the annotations (use --allow-extra to ignore)",
                 )
             )
-        actions = _check_actions(
-            obj.get("actions", []), (file, lineno), problems, ground_truth=False
-        )
-        error = obj.get("error")
-        if error is not None and not isinstance(error, str):
-            problems.append(Problem(file, lineno, "error", "must be a string or null"))
-        if len(problems) == before:
-            extra = {k: v for k, v in obj.items() if k not in ("video_id", "actions", "error")}
-            preds.append(Prediction(vid, actions, error, extra))
+            continue
+        preds.append(record.to_prediction())
     if problems:
         raise DataError(problems)
     return preds

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError, Problem
-from .jsonio import iter_jsonl, write_jsonl
+from .jsonio import write_jsonl
 from .records import Benchmark
 from .rundir import (
     CONFIG_FILE,
     LOCK_FILE,
     PREDICTIONS_FILE,
     RunError,
+    completion_status,
     config_mismatch,
     load_config,
     order_predictions,
@@ -45,37 +46,18 @@ class Shard:
     folder: Path
     config: dict[str, Any]
     benchmark: Benchmark
-    rows: list[dict[str, Any]]
+    rows: list[Any]  # run_records.PredictionRecord
 
 
 def _problem(file: Path, line: int | None, field: str | None, message: str) -> DataError:
     return DataError([Problem(str(file), line, field, message)])
 
 
-def _sample(row: dict[str, Any], file: Path, line: int) -> int:
-    value = row.get("sample")
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _problem(file, line, "sample", "must be a non-negative integer or null")
-    return value
-
-
 def _benchmark(folder: Path, config: dict[str, Any]) -> Benchmark:
     """The shard's own videos, from its config (a clear error naming the field when unusable)."""
-    data = config.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):
-        raise _problem(folder / CONFIG_FILE, None, "data", "must be an object with a 'fingerprint'")
-    if not isinstance(config.get("selection") or {}, dict):
-        raise _problem(folder / CONFIG_FILE, None, "selection", "must be an object")
-    shard = config.get("shard")
-    if not shard:
+    # the fields' types were checked by load_config (run_records.RunConfigRecord)
+    if not config.get("shard"):
         raise RunError(f"{folder} is not a shard (it was run without --shard)")
-    if not isinstance(shard, str):
-        raise _problem(folder / CONFIG_FILE, None, "shard", "must be a string I/N")
-    samples = config.get("samples", 1)
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise _problem(folder / CONFIG_FILE, None, "samples", "must be an integer >= 1")
     try:
         return run_benchmark(config)
     except (KeyError, TypeError, AttributeError, ValueError) as e:
@@ -84,11 +66,11 @@ def _benchmark(folder: Path, config: dict[str, Any]) -> Benchmark:
 
 def _read_shard(folder: Path) -> Shard:
     """A shard's config, videos and prediction records, every one checked."""
-    from .loading import parse_predictions
+    from .loading import iter_prediction_records
 
     config = load_config(folder)
     benchmark = _benchmark(folder, config)
-    rows: list[dict[str, Any]] = []
+    rows: list[Any] = []
     path = folder / PREDICTIONS_FILE
     if not path.exists():
         return Shard(folder, config, benchmark, rows)
@@ -98,31 +80,26 @@ def _read_shard(folder: Path) -> Shard:
             f"{path}:{lines}: the last record is cut off (the shard was interrupted); "
             f"finish it with `visualact eval ... --out {folder} --resume` first"
         )
-    parse_predictions(path)  # the rules of `visualact score`: file, line and field named
-    seen: dict[tuple[str, int], int] = {}
-    for line, row, err in iter_jsonl(path):
-        if err:  # refused by parse_predictions already; kept for safety
-            raise _problem(path, line, None, err)
-        video_id = row["video_id"]
-        if video_id not in benchmark:
+    # the rules of `visualact score` (run_records): file, line and field named; a repeated
+    # (video, sample) is an error there already
+    problems: list[Problem] = []
+    records = list(iter_prediction_records(path, problems))
+    if problems:
+        raise DataError(problems)
+    for line, record in records:
+        if record.video_id not in benchmark:
             raise _problem(
                 path, line, "video_id",
-                f"{video_id!r} is not one of the videos of shard {config['shard']} of this run",
+                f"{record.video_id!r} is not one of the videos of shard {config['shard']} of "
+                "this run",
             )  # fmt: skip
-        key = (video_id, _sample(row, path, line))
-        if key in seen:
-            raise _problem(
-                path, line, "video_id",
-                f"duplicate record for {video_id!r} sample {key[1]} (first on line {seen[key]})",
-            )  # fmt: skip
-        seen[key] = line
-        rows.append(row)
+        rows.append(record)
     return Shard(folder, config, benchmark, rows)
 
 
 def _missing(shard: Shard) -> list[tuple[str, int]]:
     samples = int(shard.config.get("samples") or 1)
-    done = {(r["video_id"], int(r.get("sample") or 0)) for r in shard.rows}
+    done = {r.key for r in shard.rows}
     return [
         (r.video_id, k)
         for r in shard.benchmark.records
@@ -242,11 +219,11 @@ def merge_runs(
     parts = [_read_shard(Path(s)) for s in shards]
     _check_parts(parts, allow_partial)
 
-    merged: list[dict[str, Any]] = []
+    merged: list[Any] = []
     seen: dict[tuple[str, int], Path] = {}
     for part in parts:
         for row in part.rows:
-            key = (row["video_id"], int(row.get("sample") or 0))
+            key = row.key
             if key in seen:
                 raise RunError(
                     f"{key[0]} (sample {key[1]}) appears in both {seen[key]} and {part.folder}"
@@ -258,6 +235,10 @@ def merge_runs(
     config["shard"] = None
     config["merged_from"] = [str(p.folder.resolve()) for p in parts]
     benchmark = run_benchmark(config)
+    samples = int(config.get("samples") or 1)
+    expected = [(v, k) for v in benchmark.video_ids for k in range(samples)]
+    status, reason = completion_status(expected, merged)
+    config.update(status=status, status_reason=reason)
 
     with RunLock(out):  # refused while another process writes there
         if (out / CONFIG_FILE).exists() and not overwrite:
@@ -265,7 +246,7 @@ def merge_runs(
         built = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.merging-"))
         try:
             write_config(built, config)
-            write_jsonl(built / PREDICTIONS_FILE, merged)
+            write_jsonl(built / PREDICTIONS_FILE, [r.to_json() for r in merged])
             order_predictions(built / PREDICTIONS_FILE, list(benchmark.records))
             write_reports(built, benchmark, html=html, final_dir=out)
             _move_into_place(built, out)

@@ -424,7 +424,7 @@ class Aligned:
 def select_sample(predictions: Iterable[Prediction], sample: int = 0) -> list[Prediction]:
     """The predictions of one sample index (a record without ``sample``, or with ``null``, is
     sample 0)."""
-    return [p for p in predictions if (p.extra.get("sample") or 0) == sample]
+    return [p for p in predictions if p.sample == sample]
 
 
 def align(

@@ -198,6 +198,11 @@ class Prediction:
     def failed(self) -> bool:
         return self.error is not None
 
+    @property
+    def sample(self) -> int:
+        """The sample index (several samples per video); absent or null is 0."""
+        return int(self.extra.get("sample") or 0)
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "video_id": self.video_id,

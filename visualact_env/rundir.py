@@ -24,15 +24,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import jsonio
 from .errors import DataError, Problem
-from .jsonio import iter_jsonl as read_jsonl
 from .jsonio import write_jsonl
 from .records import Benchmark, VideoRecord
+
+if TYPE_CHECKING:
+    from .run_records import PredictionRecord, RunConfigRecord, RunStatus
 
 CONFIG_FILE = "config.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -228,7 +231,123 @@ def run_benchmark(run_config: dict[str, Any]) -> Benchmark:
 
 
 # ---------------------------------------------------------------------------------------------
-# config.json and summary.json
+# config.json and summary.json (typed records: visualact_env.run_records)
+
+
+def _read_record(path: Path, model: Any) -> tuple[Any, dict[str, Any]]:
+    """A JSON record file checked against ``model``: the typed record and the file's object as
+    read (key order kept); a DataError naming file and field."""
+    from .run_records import validate_record
+
+    value = jsonio.read_json(path)
+    return validate_record(model, value, str(path)), value
+
+
+def _write_record(path: Path, model: Any, record: Mapping[str, Any], **kwargs: Any) -> Path:
+    """Check ``record`` against ``model`` (current format version) and write it atomically."""
+    from .run_records import FORMAT_VERSION, validate_record
+
+    data = {"format_version": FORMAT_VERSION}  # first, and the current version even when
+    data.update((k, v) for k, v in record.items() if k != "format_version")  # rewriting old
+    validate_record(model, data, str(path))
+    return jsonio.write_json(path, data, **kwargs)
+
+
+def _config_path(run_dir: str | os.PathLike[str]) -> Path:
+    """The run folder's ``config.json``; a :class:`DataError` when folder or file is missing."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise DataError([Problem(str(run_dir), None, None, "run folder not found")])
+    if not path.is_file():
+        raise DataError([Problem(str(path), None, None, "not a run folder: config.json missing")])
+    return path
+
+
+def read_config_record(run_dir: str | os.PathLike[str]) -> RunConfigRecord:
+    """``config.json`` of a run folder as a typed record; a :class:`DataError` naming the file
+    (and field) when missing or unusable, a ``RecordVersionError`` for another format version."""
+    from .run_records import RunConfigRecord
+
+    return _read_record(_config_path(run_dir), RunConfigRecord)[0]
+
+
+def load_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """``config.json`` of a run folder, checked like :func:`read_config_record`, as the dict
+    it holds."""
+    from .run_records import RunConfigRecord
+
+    return _read_record(_config_path(run_dir), RunConfigRecord)[1]
+
+
+def write_config(run_dir: str | os.PathLike[str], config: Mapping[str, Any]) -> Path:
+    """Check and write ``config.json`` atomically (``status`` defaults to ``running``)."""
+    from .run_records import RunConfigRecord
+
+    record = {"status": "running", **config}
+    return _write_record(Path(run_dir) / CONFIG_FILE, RunConfigRecord, record, sort_keys=True)
+
+
+def set_status(
+    run_dir: str | os.PathLike[str], status: RunStatus, reason: str | None = None
+) -> dict[str, Any]:
+    """Record a run's status (and why it is not complete) in its ``config.json``; a final
+    status also records the ``finished`` time. Returns the config written."""
+    config = load_config(run_dir)
+    config.update(status=status, status_reason=reason)
+    if status != "running":
+        config["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_config(run_dir, config)
+    return config
+
+
+def completion_status(
+    expected: Iterable[tuple[str, int]], predictions: Iterable[Any], shard: str | None = None
+) -> tuple[RunStatus, str | None]:
+    """A run's final status and the reason when not complete.
+
+    ``expected`` holds the (video, sample) keys the run was asked for, ``predictions`` its
+    records (anything with ``video_id``, ``sample`` and ``failed``). ``complete``: every key
+    answered; ``failed``: none answered; ``incomplete``: some failed or missing, or the run is
+    one shard of a larger one.
+    """
+    wanted = set(expected)
+    answered: set[tuple[str, int]] = set()
+    failed: set[tuple[str, int]] = set()
+    for p in predictions:
+        key = (p.video_id, int(p.sample or 0))
+        (failed if p.failed else answered).add(key)
+    answered &= wanted
+    failed = (failed & wanted) - answered
+    missing = wanted - answered - failed
+    counts = f"{len(failed)} failed, {len(missing)} missing of {len(wanted)}"
+    if not answered:
+        return "failed", f"nothing answered: {counts}"
+    reasons = [counts] if failed or missing else []
+    if shard:
+        reasons.append(f"shard {shard} of a run (combine the shards with visualact merge)")
+    return ("incomplete", "; ".join(reasons)) if reasons else ("complete", None)
+
+
+def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``summary.json`` of a run folder, checked, or None when there is none yet."""
+    from .run_records import RunSummaryRecord
+
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    return _read_record(path, RunSummaryRecord)[1]
+
+
+def write_summary(run_dir: str | os.PathLike[str], summary: Mapping[str, Any]) -> Path:
+    """Check and write ``summary.json`` atomically."""
+    from .run_records import RunSummaryRecord
+
+    return _write_record(Path(run_dir) / SUMMARY_FILE, RunSummaryRecord, summary)
+
+
+def write_stop(run_dir: str | os.PathLike[str], info: dict[str, Any]) -> Path:
+    """Record why the run stopped early (``stopped.json``, atomically)."""
+    return jsonio.write_json(Path(run_dir) / STOP_FILE, info)
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
@@ -238,43 +357,6 @@ def _read_json_object(path: Path) -> dict[str, Any]:
         kind = type(value).__name__
         raise DataError([Problem(str(path), None, None, f"must hold a JSON object, got {kind}")])
     return value
-
-
-def load_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """``config.json`` of a run folder; a :class:`DataError` naming the file when unusable."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not Path(run_dir).is_dir():
-        raise DataError([Problem(str(run_dir), None, None, "run folder not found")])
-    if not path.is_file():
-        raise DataError([Problem(str(path), None, None, "not a run folder: config.json missing")])
-    config = _read_json_object(path)
-    for key in ("data", "tau"):
-        if key not in config:
-            raise DataError([Problem(str(path), None, key, "missing")])
-    return config
-
-
-def write_config(run_dir: str | os.PathLike[str], config: dict[str, Any]) -> Path:
-    """Write ``config.json`` atomically."""
-    return jsonio.write_json(Path(run_dir) / CONFIG_FILE, config, sort_keys=True)
-
-
-def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """``summary.json`` of a run folder, or None when there is none yet."""
-    path = Path(run_dir) / SUMMARY_FILE
-    if not path.is_file():
-        return None
-    return _read_json_object(path)
-
-
-def write_summary(run_dir: str | os.PathLike[str], summary: dict[str, Any]) -> Path:
-    """Write ``summary.json`` atomically."""
-    return jsonio.write_json(Path(run_dir) / SUMMARY_FILE, summary)
-
-
-def write_stop(run_dir: str | os.PathLike[str], info: dict[str, Any]) -> Path:
-    """Record why the run stopped early (``stopped.json``, atomically)."""
-    return jsonio.write_json(Path(run_dir) / STOP_FILE, info)
 
 
 def read_stop(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -292,45 +374,90 @@ def clear_stop(run_dir: str | os.PathLike[str]) -> None:
 # predictions.jsonl
 
 
-def recover_predictions(path: Path) -> list[dict[str, Any]]:
-    """Read a possibly torn predictions file; drop a torn last line and failed records.
+def read_predictions(path: Path) -> list[PredictionRecord]:
+    """Every record of a predictions file, checked (one definition:
+    :func:`visualact_env.loading.iter_prediction_records`); a :class:`DataError` listing every
+    problem (a torn line, a bad field, a repeated (video, sample))."""
+    from .loading import iter_prediction_records
 
-    The file is rewritten (atomically) with only the complete, successful records, so that
-    a resumed run appends after them and nothing is duplicated.
+    problems: list[Problem] = []
+    records = [record for _, record in iter_prediction_records(path, problems)]
+    if problems:
+        raise DataError(problems)
+    return records
+
+
+def recover_predictions(
+    path: Path, log: Callable[[str], None] | None = None
+) -> list[PredictionRecord]:
+    """The finished records of a possibly torn predictions file, for ``--resume``.
+
+    Two safeguards make a resumed run append cleanly after what is kept:
+
+    * a torn last line (a write cut by a crash) is dropped and its video redone, and a last
+      line without its newline gets one, so the next record does not join it;
+    * failed records (retried) and repeated (video, sample) records (the first success is
+      kept) are dropped.
+
+    The file is then rewritten atomically with the kept records. Any other unreadable line or
+    invalid record is a :class:`DataError` naming file, line and field: never dropped silently.
     """
+    from .run_records import check_prediction
+
     if not path.exists():
         return []
     data = path.read_bytes()
-    rows: list[dict[str, Any]] = []
-    dropped = 0
+    file = str(path)
+    lines = data.split(b"\n")
+    kept: list[PredictionRecord] = []
+    problems: list[Problem] = []
     seen: set[tuple[str, int]] = set()
-    for line in data.split(b"\n"):
+    torn = failed = repeated = 0
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            dropped += 1  # a torn write: the line is redone
+            obj = jsonio.loads(line, file=file, line=lineno)
+        except DataError as e:
+            if lineno == len(lines):  # the last line, without newline: a cut write
+                torn += 1
+                continue
+            problems.extend(e.problems)
             continue
-        key = (row.get("video_id"), int(row.get("sample", 0)))
-        if row.get("error") is not None or key in seen:
-            dropped += 1
-            continue
-        seen.add(key)
-        rows.append(row)
-    if dropped or not data.endswith(b"\n") and data:
-        write_jsonl(path, rows)
-    return rows
+        record, found = check_prediction(obj, file, lineno)
+        if record is None:
+            problems.extend(found)
+        elif record.failed:
+            failed += 1
+        elif record.key in seen:
+            repeated += 1
+        else:
+            seen.add(record.key)
+            kept.append(record)
+    if problems:
+        raise DataError(problems)
+    if torn or failed or repeated or (data and not data.endswith(b"\n")):
+        write_jsonl(path, [r.to_json() for r in kept])
+    if log is not None and (torn or repeated):
+        log(f"{path}: dropped {torn} torn last line(s) and {repeated} repeated record(s)")
+    return kept
 
 
 class PredictionWriter:
-    """Appends prediction records, flushed and synced one by one."""
+    """Appends prediction records (checked, current format version), flushed and synced one
+    by one."""
 
     def __init__(self, path: Path):
+        self.path = Path(path)
         self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
-    def write(self, row: dict[str, Any]) -> None:
-        self._f.write(jsonio.dumps(row) + "\n")
+    def write(self, row: Mapping[str, Any]) -> None:
+        from .run_records import FORMAT_VERSION, PredictionRecord, validate_record
+
+        record = validate_record(
+            PredictionRecord, {"format_version": FORMAT_VERSION, **row}, str(self.path)
+        )
+        self._f.write(jsonio.dumps(record.to_json()) + "\n")
         self._f.flush()
         os.fsync(self._f.fileno())
 
@@ -343,14 +470,25 @@ def part_path(run_dir: Path, rank: int) -> Path:
     return Path(run_dir) / PARTS_DIR / f"predictions.rank{rank}.jsonl"
 
 
-def _complete_rows(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a possibly torn JSONL file (a torn or unreadable line is
-    dropped: it is redone by the resumed run)."""
-    rows = []
-    for _, row, err in read_jsonl(path):
-        if err is None and isinstance(row, dict) and isinstance(row.get("video_id"), str):
-            rows.append(row)
-    return rows
+def _complete_records(path: Path) -> list[PredictionRecord]:
+    """The records of a possibly torn part file: an unreadable line (a write cut by a crash)
+    is dropped and its video redone; a readable line that is not a valid prediction record is
+    a :class:`DataError` naming file, line and field."""
+    from .run_records import check_prediction
+
+    records: list[PredictionRecord] = []
+    problems: list[Problem] = []
+    for lineno, obj, err in jsonio.iter_jsonl(path):
+        if err is not None:
+            continue
+        record, found = check_prediction(obj, str(path), lineno)
+        if record is None:
+            problems.extend(found)
+        else:
+            records.append(record)
+    if problems:
+        raise DataError(problems)
+    return records
 
 
 def fold_parts(run_dir: Path) -> int:
@@ -366,16 +504,15 @@ def fold_parts(run_dir: Path) -> int:
     if not parts:
         return 0
     main = Path(run_dir) / PREDICTIONS_FILE
-    kept: dict[tuple[str, int], dict[str, Any]] = {}
+    kept: dict[tuple[str, int], PredictionRecord] = {}
     for path in [main, *parts]:
         if not path.exists():
             continue
-        for row in _complete_rows(path):
-            key = (row["video_id"], int(row.get("sample", 0) or 0))
-            old = kept.get(key)
-            if old is None or (old.get("error") is not None and row.get("error") is None):
-                kept[key] = row
-    write_jsonl(main, list(kept.values()))
+        for record in _complete_records(path):
+            old = kept.get(record.key)
+            if old is None or (old.failed and not record.failed):
+                kept[record.key] = record
+    write_jsonl(main, [r.to_json() for r in kept.values()])
     for path in parts:
         path.unlink()
     return len(parts)
@@ -383,11 +520,7 @@ def fold_parts(run_dir: Path) -> int:
 
 def order_predictions(path: Path, records: Sequence[VideoRecord]) -> None:
     """Rewrite the finished predictions file in benchmark order, then by sample."""
-    rows = []
-    for lineno, row, err in read_jsonl(path):
-        if err:
-            raise RunError(f"{path}:{lineno}: {err}")
-        rows.append(row)
+    rows = read_predictions(path)
     position = {r.video_id: i for i, r in enumerate(records)}
-    rows.sort(key=lambda r: (position.get(r["video_id"], len(position)), int(r.get("sample", 0))))
-    write_jsonl(path, rows)
+    rows.sort(key=lambda r: (position.get(r.video_id, len(position)), r.key[1]))
+    write_jsonl(path, [r.to_json() for r in rows])

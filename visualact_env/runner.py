@@ -26,7 +26,6 @@ from typing import Any
 
 from .cli_config import parse_key_value
 from .errors import DISK_FULL_ERRNOS
-from .jsonio import iter_jsonl as read_jsonl
 from .knobs import (
     embedder_field,
     fps_field,
@@ -56,6 +55,7 @@ from .rundir import (
     RunError,
     check_shard,
     clear_stop,
+    completion_status,
     config_mismatch,
     fold_parts,
     identity,
@@ -64,9 +64,11 @@ from .rundir import (
     order_predictions,
     parse_shard,
     part_path,
+    read_predictions,
     recover_predictions,
     run_benchmark,
     select_videos,
+    set_status,
     write_config,
     write_stop,
 )
@@ -598,9 +600,10 @@ def build_run_config(
 
 
 def _prepare_folder(
-    out: Path, run_config: dict[str, Any], config: EvalConfig
-) -> list[dict[str, Any]]:
-    """Create or check the run folder; return the predictions already done (when resuming)."""
+    out: Path, run_config: dict[str, Any], config: EvalConfig, log: Callable[[str], None]
+) -> list[Any]:
+    """Create or check the run folder (status ``running``); return the prediction records
+    already done (when resuming)."""
     config_path = out / CONFIG_FILE
     if config_path.exists() and not config.overwrite:
         if not config.resume:
@@ -618,7 +621,9 @@ def _prepare_folder(
         if config.label and old.get("label") != config.label:
             write_config(out, {**old, "label": config.label})  # a name, not part of the result
         fold_parts(out)  # records of an earlier distributed launch, any world size
-        return recover_predictions(out / PREDICTIONS_FILE)
+        done = recover_predictions(out / PREDICTIONS_FILE, log=log)
+        set_status(out, "running")
+        return done
     if config.overwrite and out.exists():
         for name in (
             PREDICTIONS_FILE,
@@ -634,6 +639,15 @@ def _prepare_folder(
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, run_config)
     return []
+
+
+def _final_status(out: Path, status: Any, reason: str) -> None:
+    """Record how a run ended; never masks the error that ended it."""
+    try:
+        set_status(out, status, reason)
+    except Exception as e:  # a full disk or a damaged config: the original error matters more
+        if not (isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS):
+            print(f"warning: could not record status {status!r} in {out}: {e}", file=sys.stderr)
 
 
 def _check_leakage(
@@ -717,16 +731,10 @@ def _record_stop(out: Path, stopper: Any, total: int, log: Callable[[str], None]
 def failed_videos(run_dir: str | Path) -> list[str]:
     """Ids of the videos (samples) of a run folder whose record is a failure (``error`` set):
     what ``visualact eval --resume`` retries, and what makes ``eval`` exit 1."""
-    from .jsonio import iter_jsonl
-
     path = Path(run_dir) / PREDICTIONS_FILE
     if not path.exists():
         return []
-    return [
-        str(row.get("video_id"))
-        for _, row, err in iter_jsonl(path)
-        if not err and isinstance(row, dict) and row.get("error") is not None
-    ]
+    return [r.video_id for r in read_predictions(path) if r.failed]
 
 
 def _agent_options(config: EvalConfig) -> dict[str, Any]:
@@ -778,8 +786,8 @@ def _make_plan(
     fresh = config.overwrite or not (out / CONFIG_FILE).exists()
     if fresh:
         _preflight(agent)  # before anything is written (or an --overwrite deletes anything)
-    done_rows = _prepare_folder(out, run_config, config)
-    done = {(r["video_id"], int(r.get("sample", 0))) for r in done_rows}
+    done_rows = _prepare_folder(out, run_config, config, log)
+    done = {r.key for r in done_rows}
     tasks = [
         Task(rec, k, derived_seed(config.seed, rec.video_id, k))
         for rec in records
@@ -796,7 +804,7 @@ def _make_plan(
             f"running {strip_credentials(config.agent)} on {benchmark.name} "
             f"({len(records)} videos x {config.samples} samples) -> {out}"
         )
-    stopper = _stopper(config, done_rows, len(tasks), out)
+    stopper = _stopper(config, [r.to_json() for r in done_rows], len(tasks), out)
     return _Plan(out, tasks, total, total - len(tasks), stopper)
 
 
@@ -872,11 +880,7 @@ def _record_launch(out: Path, record: dict[str, Any]) -> None:
 
 
 def _log_failures(path: Path, log: Callable[[str], None]) -> None:
-    failures = [
-        f"{row['video_id']}: {row['error']}"
-        for _, row, err in read_jsonl(path)
-        if err is None and isinstance(row, dict) and row.get("error") is not None
-    ]
+    failures = [f"{r.video_id}: {r.error}" for r in read_predictions(path) if r.failed]
     if failures:
         log(
             f"{len(failures)} video(s) failed (scored as empty; rerun the same command with "
@@ -940,6 +944,18 @@ def _disk_full_message(e: OSError, out: Path | None) -> str:
         f"cannot write {folder}{where}: {e.strerror or e}; free some space, then rerun the "
         f"same command with {again} to finish it"
     )
+
+
+def _record_status(
+    out: Path, records: Sequence[VideoRecord], config: EvalConfig, stopped_at: str | None
+) -> None:
+    """The run's final status in ``config.json``: complete, incomplete or failed, and why."""
+    expected = [(r.video_id, k) for r in records for k in range(config.samples)]
+    shard = f"{config.shard[0]}/{config.shard[1]}" if config.shard else None
+    status, reason = completion_status(expected, read_predictions(out / PREDICTIONS_FILE), shard)
+    if stopped_at and status != "complete":
+        reason = f"stopped early: {stopped_at}; {reason}"
+    set_status(out, status, reason)
 
 
 def _run_launch(
@@ -1046,12 +1062,26 @@ def _run_launch(
                 ranks = [stats.to_dict()]
         except KeyboardInterrupt as interrupt:  # not `stop`: that name is the stop check above
             log(_stopped_message(interrupt, stats.videos, out, coordinator is not None))
+            if launch.is_main:
+                _final_status(out, "incomplete", "interrupted (finish it with --resume)")
+            raise
+        except BaseException as e:
+            if launch.is_main:
+                if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:  # resumable
+                    _final_status(out, "incomplete", f"stopped: {e.strerror} (then --resume)")
+                else:
+                    _final_status(out, "failed", f"{type(e).__name__}: {e}")
             raise
         order_predictions(out / PREDICTIONS_FILE, records)
+        stopped_at = None
         if stopper.stopped:
             _record_stop(out, stopper, plan.total, log)
+            stopped_at = stopper.reason
         elif coordinator is not None and coordinator.has("stop"):
-            _record_stop(out, _PeerStop(coordinator.fetch("stop")), plan.total, log)
+            peer = _PeerStop(coordinator.fetch("stop"))
+            _record_stop(out, peer, plan.total, log)
+            stopped_at = peer.reason
+        _record_status(out, records, config, stopped_at)
         _record_launch(
             out,
             launch_record(

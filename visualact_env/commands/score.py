@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     predictions = parse_predictions(
         config.predictions, benchmark, allow_extra=config.allow_extra, warnings=warnings
     )
-    present = sorted({int(p.extra.get("sample") or 0) for p in predictions})
+    present = sorted({p.sample for p in predictions})
     if present and config.sample not in present:
         warnings.append(
             f"{config.predictions} has no predictions for --sample {config.sample} "

@@ -11,15 +11,15 @@ Heavy libraries (matplotlib, the embedding model) are imported only when needed.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import IO
 
 from ..figures import format_figure, get_figure, headline_figures, view_names
+from ..rundir import read_summary
 from .compare import CompareError, compare_runs, format_terminal, write_compare
-from .summary import SUMMARY_FILE, load_run, summary_row, write_reports
+from .summary import load_run, summary_row, write_reports
 from .tables import (
     fmt_score,
     summary_terminal,
@@ -109,11 +109,10 @@ def print_run_summary(run_dir: str | os.PathLike[str], stream: IO[str] | None = 
     """Print the run's summary (from ``summary.json``) and the paths of its reports."""
     stream = stream or sys.stdout
     run_dir = Path(run_dir)
-    path = run_dir / SUMMARY_FILE
-    if not path.is_file():
+    summary = read_summary(run_dir)
+    if summary is None:
         print(f"{run_dir}: no summary yet (run `visualact report {run_dir}`)", file=stream)
         return
-    summary = json.loads(path.read_text(encoding="utf-8"))
     print(format_run_summary(summary), file=stream)
     for name in ("report.md", "report.html"):
         if (run_dir / name).is_file():

@@ -41,6 +41,7 @@ from ..rundir import (
     SAMPLES_FILE,
     SCORES_FILE,
     SUMMARY_FILE,
+    completion_status,
     load_config,
     read_stop,
     run_benchmark,
@@ -146,7 +147,7 @@ def failures_of(predictions: Sequence[Prediction], sample: int = 0) -> list[dict
     return [
         {"video_id": p.video_id, "sample": sample, "error": p.error}
         for p in predictions
-        if p.failed and int(p.extra.get("sample", 0) or 0) == sample
+        if p.failed and p.sample == sample
     ]
 
 
@@ -156,7 +157,7 @@ def missing_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _predictions_index(predictions: Sequence[Prediction]) -> dict[tuple[str, int], Prediction]:
-    return {(p.video_id, int(p.extra.get("sample", 0) or 0)): p for p in predictions}
+    return {(p.video_id, p.sample): p for p in predictions}
 
 
 def apl_confusion(
@@ -289,6 +290,7 @@ def build_summary(
     seed: int,
 ) -> dict[str, Any]:
     """The ``summary.json`` document."""
+    from ..run_records import FORMAT_VERSION
     from ..version import __version__
 
     figs = report_figures(report)
@@ -300,13 +302,16 @@ def build_summary(
         "samples": int(run.config.get("samples") or 1),
         "scored_sample": report.sample,
         "unparsed": sum(
-            1
-            for p in run.predictions
-            if p.extra.get("parse_error") and int(p.extra.get("sample", 0)) == report.sample
+            1 for p in run.predictions if p.extra.get("parse_error") and p.sample == report.sample
         ),
     }
     embedder = getattr(getattr(scorer, "embedder", None), "identity", None)
+    expected = [(v, k) for v in run.benchmark.video_ids for k in range(counts["samples"])]
+    status, reason = completion_status(expected, run.predictions, run.config.get("shard"))
     return {
+        "format_version": FORMAT_VERSION,
+        "status": status,
+        "status_reason": reason,
         "run_dir": str(run.run_dir),
         "agent_label": agent_label(run.config),
         "agent_spec": agent_spec(run.config),

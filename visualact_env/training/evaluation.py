@@ -14,7 +14,6 @@ wait for it.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,8 +65,13 @@ def evaluate_checkpoint(
 
 
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
-    """A finished run folder's ``summary.json``."""
-    return json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+    """A finished run folder's ``summary.json`` (checked: :func:`visualact_env.rundir.read_summary`)."""
+    from ..rundir import read_summary
+
+    summary = read_summary(run_dir)
+    if summary is None:
+        raise FileNotFoundError(f"{run_dir}: no summary.json (the evaluation did not finish)")
+    return summary
 
 
 def run_figures(run_dir: str | Path) -> dict[str, Any]:

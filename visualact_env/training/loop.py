@@ -220,6 +220,7 @@ def run_loop(config: LoopConfig, log: Any = print) -> Path:
 def loop_rows(evals: list[Path], checkpoints: list[str]) -> list[dict[str, Any]]:
     """One row per iteration: figures with CIs, parse failures, paired difference vs 0."""
     from ..report.compare import compare_runs
+    from .evaluation import run_summary
 
     result = compare_runs(evals, baseline=evals[0])
     diffs = {c["name"]: c.get("figures") for c in result["comparisons"]}
@@ -230,7 +231,7 @@ def loop_rows(evals: list[Path], checkpoints: list[str]) -> list[dict[str, Any]]
             for f in TABLE_FIGURES
         }
         vs0 = diffs.get(row["name"]) if k else None
-        summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text(encoding="utf-8"))
+        summary = run_summary(row["run_dir"])
         rows.append(
             {
                 "iteration": k,

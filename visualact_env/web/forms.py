@@ -92,7 +92,7 @@ def field_errors(problems: Sequence[Problem], index: Sequence[int]) -> dict[str,
 def check_rows(parsed: ActionRows, *, where: str = "form") -> dict[str, str]:
     """Per-input errors of the rows with the annotation rules (APL and flag required)."""
     problems: list[Problem] = []
-    _check_actions(parsed.actions, (where, 1), problems, ground_truth=True)
+    _check_actions(parsed.actions, (where, 1), problems)
     errors = dict(parsed.errors)
     for key, message in field_errors(problems, parsed.index).items():
         errors.setdefault(key, message)

@@ -94,7 +94,8 @@ def run_status(path: Path, config: Mapping[str, Any], summary: Mapping[str, Any]
     if _locked(path):
         return "running"
     recorded = (summary or {}).get("status") or config.get("status")
-    if isinstance(recorded, str) and recorded:
+    # "running" recorded while nobody holds the lock: its writer is gone (killed or stopped)
+    if isinstance(recorded, str) and recorded and recorded != "running":
         return recorded
     if summary is not None:
         counts = summary.get("counts") or {}

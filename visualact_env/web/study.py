@@ -229,7 +229,7 @@ class Study:
         """``{video_id: record}`` of the submitted clips (a torn last line is dropped)."""
         with self.lock(run_dir):
             rows = recover_predictions(run_dir / PREDICTIONS_FILE)
-        return {r["video_id"]: r for r in rows}
+        return {r.video_id: r.to_json() for r in rows}
 
     def clips(self, run_dir: Path) -> list[Clip]:
         """The participant's sequence with what is answered."""
@@ -272,7 +272,7 @@ class Study:
         clip = self.clip(run_dir, position)
         vid = clip.record.video_id
         with self.lock(run_dir), RunLock(run_dir):
-            done = {r["video_id"] for r in recover_predictions(run_dir / PREDICTIONS_FILE)}
+            done = {r.video_id for r in recover_predictions(run_dir / PREDICTIONS_FILE)}
             if vid in done:
                 raise StudyError(f"clip {position} was already submitted")
             started = self._shown.get((run_dir.resolve(), vid))
@@ -298,9 +298,11 @@ class Study:
     def finish(self, run_dir: Path) -> dict[str, Any]:
         """Write the run's reports (summary, tables, HTML) and return the summary."""
         from ..report import write_reports
-        from ..rundir import order_predictions
+        from ..rundir import order_predictions, set_status
         from ..runlock import RunLock
 
         with self.lock(run_dir), RunLock(run_dir):
             order_predictions(run_dir / PREDICTIONS_FILE, self.records)
-            return write_reports(run_dir, n_resamples=1000)
+            summary = write_reports(run_dir, n_resamples=1000)
+            set_status(run_dir, summary["status"], summary["status_reason"])
+            return summary
