@@ -21,6 +21,7 @@ from visualact_env.run_records import (
     PredictionRecord,
     RecordVersionError,
     RunConfigRecord,
+    check_prediction,
     validate_record,
 )
 from visualact_env.rundir import (
@@ -316,6 +317,21 @@ def test_the_environment_path_does_not_import_pydantic() -> None:
     code = f"import sys, {modules}; print('pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_run_folder_doc_is_current_and_its_examples_are_valid(tmp_path: Path) -> None:
+    from visualact_env import run_folder_doc
+
+    assert run_folder_doc.DOC_PATH.read_text(encoding="utf-8") == run_folder_doc.render(), (
+        "docs/run-folder.md is stale: run python -m visualact_env.run_folder_doc"
+    )
+    assert run_folder_doc.main(["--check"]) == 0
+    stale = tmp_path / "run-folder.md"
+    stale.write_text(run_folder_doc.render().replace("integer", "int"), encoding="utf-8")
+    assert run_folder_doc.main([str(stale), "--check"]) == 1
+    for example in run_folder_doc.EXAMPLE_PREDICTIONS:
+        record, problems = check_prediction(example, "docs/run-folder.md", None)
+        assert record is not None, problems
 
 
 @pytest.mark.parametrize(
