@@ -26,6 +26,7 @@ from visualact_env.run_records import (
 )
 from visualact_env.rundir import (
     PredictionWriter,
+    RunError,
     completion_status,
     load_config,
     read_predictions,
@@ -335,16 +336,24 @@ def test_run_folder_doc_is_current_and_its_examples_are_valid(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("exc", "status", "reason"),
+    ("exc", "raised", "status", "reason"),
     [
-        (OSError(28, "No space left on device"), "failed", "OSError: [Errno 28] No space left"),
-        (KeyboardInterrupt(), "incomplete", "interrupted (finish it with --resume)"),
+        (RuntimeError("boom"), RuntimeError, "failed", "RuntimeError: boom"),
+        (KeyboardInterrupt(), KeyboardInterrupt, "incomplete", "interrupted (finish it with"),
+        (OSError(28, "No space left on device"), RunError, "incomplete", "stopped: No space"),
     ],
+    ids=["fatal", "interrupt", "disk-full"],
 )
 def test_a_run_that_stops_records_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException, status: str, reason: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    exc: BaseException,
+    raised: type[BaseException],
+    status: str,
+    reason: str,
 ) -> None:
-    """A fatal error ends a run as failed, an interrupt as incomplete; the error still raises."""
+    """A fatal error ends a run as failed; an interrupt or a full disk (both resumable) as
+    incomplete; the error still raises."""
     from visualact_env.runner import EvalConfig, run_eval
 
     def broken(self: Any, row: Any) -> None:
@@ -352,7 +361,7 @@ def test_a_run_that_stops_records_why(
 
     monkeypatch.setattr(PredictionWriter, "write", broken)
     out = tmp_path / "run"
-    with pytest.raises(type(exc)):
+    with pytest.raises(raised):
         run_eval(EvalConfig(agent="oracle", out=out, limit=2, progress=False))
     config = load_config(out)
     assert config["status"] == status and config["status_reason"].startswith(reason)
