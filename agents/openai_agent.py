@@ -4,6 +4,7 @@ Spec strings (see :mod:`visualact_env.registry`)::
 
     openai:gpt-4o                                            # OPENAI_BASE_URL or api.openai.com
     openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1   # MODEL@BASE_URL
+    openai:Qwen/Qwen2.5-VL-7B-Instruct@http://h1:8000/v1,http://h2:8000/v1   # several servers
 
 Each video's frames go as base64 JPEG ``image_url`` parts (one per frame) followed by the
 prompt's user text; the answer goes through :func:`visualact_env.parsing.parse_actions`.
@@ -22,6 +23,11 @@ unsupported) is asked again in plain text, and the agent remembers the fallback.
 All network I/O runs on one event loop in a background thread owned by the agent, so one client
 and one concurrency bound (``concurrency`` requests in flight) serve :meth:`act` (plain code or
 inside a running loop), :meth:`aact` (any loop) and :meth:`act_batch` alike.
+
+Several base URLs (comma-separated) serve one model from several servers: each request goes to
+the live server with the fewest requests in flight, and one that stops answering leaves the
+rotation until a later retry finds it back (:mod:`.servers`); a request it failed moves to another
+server at once. Per-server counts are in :meth:`OpenAIAgent.run_stats`.
 
 Deterministic requests (temperature 0) are cached on disk (``visualact_env.response_cache``),
 keyed by model, base URL, prompt fingerprint, frames and generation settings; never the API key,
@@ -52,6 +58,7 @@ from visualact_env.records import as_actions
 from visualact_env.redaction import strip_credentials
 
 from .images import DEFAULT_JPEG_QUALITY, IMAGE_DETAILS, frames_digest, image_parts
+from .servers import DOWN_BASE, GATEWAY_DOWN, ServerPool, split_urls
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 STRUCTURED_MODES = ("auto", "json_schema", "off")
@@ -77,6 +84,7 @@ _OPTION_TYPES: dict[str, Any] = {
     "backoff_base": float,
     "backoff_max": float,
     "retry_after_max": float,
+    "server_retry": float,
 }
 
 
@@ -235,9 +243,12 @@ def coerce_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, server_down: bool = False
+    ) -> None:
         super().__init__(message)
         self.message, self.retry_after = message, retry_after
+        self.server_down = server_down  # the server did not answer: another one may
 
 
 class _Fatal(Exception):
@@ -283,19 +294,31 @@ class OpenAIAgent(Agent):
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         retry_after_max: float = 60.0,
+        server_retry: float = DOWN_BASE,
         spec: str | None = None,
     ) -> None:
         from visualact_env.prompts import load_prompt
 
         self._check_settings(structured_output, image_detail, concurrency, max_retries, timeout)
         self.model = model
-        self._base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-            "/"
+        self._base_urls = split_urls(
+            base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         )
-        check_base_url(self._base_url)
-        self.base_url = public_url(self._base_url)
-        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or self._keyless(self.base_url)
-        self._redact = Redactor([self._api_key, *url_secrets(self._base_url)])
+        for url in self._base_urls:
+            check_base_url(url)
+        self._base_url = self._base_urls[0]
+        # one server: its URL; several: the comma-joined list (recorded, part of the cache key)
+        self.base_url = ",".join(public_url(u) for u in self._base_urls)
+        self._api_key = (
+            api_key or os.environ.get("OPENAI_API_KEY") or self._keyless(public_url(self._base_url))
+        )
+        self._redact = Redactor(
+            [self._api_key, *(s for u in self._base_urls for s in url_secrets(u))]
+        )
+        self.server_retry = float(server_retry)
+        if self.server_retry <= 0:
+            raise ValueError(f"server_retry must be > 0 seconds, got {server_retry}")
+        self._pool: ServerPool | None = None
         self.temperature = float(temperature)
         self.max_tokens = int(max_tokens)
         self.seed = seed
@@ -333,7 +356,9 @@ class OpenAIAgent(Agent):
         if url is not None and opts.get("base_url") is None:
             opts["base_url"] = url
         spec = f"openai:{model}" + (
-            f"@{public_url(opts['base_url'])}" if opts.get("base_url") else ""
+            "@" + ",".join(public_url(u) for u in split_urls(opts["base_url"]))
+            if opts.get("base_url")
+            else ""
         )
         return cls(model, spec=spec, **opts)
 
@@ -347,25 +372,37 @@ class OpenAIAgent(Agent):
         self._submit(self._preflight()).result()
 
     async def _preflight(self) -> None:
+        pool = self._get_client()
+        unreachable = []
+        for server in pool.servers:
+            reason = await self._preflight_one(server.client, server.public)
+            if reason is not None:
+                unreachable.append(f"{server.public}: {reason}")
+                pool.mark_down(server)  # out of rotation until a retry finds it
+        if len(unreachable) == len(pool.servers):
+            if len(pool.servers) == 1:
+                raise ConnectionError(
+                    f"cannot reach the server at {self.base_url}: "
+                    + unreachable[0].split(": ", 1)[1]
+                )
+            raise ConnectionError("cannot reach any server: " + "; ".join(unreachable))
+
+    async def _preflight_one(self, client: Any, url: str) -> str | None:
+        """None when the server at ``url`` answers; else why not (a refused key raises)."""
         import openai
 
-        client = self._get_client()
         try:
             await asyncio.wait_for(client.get("/models", cast_to=str), self.timeout)
         except (asyncio.TimeoutError, openai.APITimeoutError):
-            reason = f"no answer within {self.timeout:g}s"
+            return f"no answer within {self.timeout:g}s"
         except openai.APIConnectionError as exc:
-            reason = self._redact(str(exc.__cause__ or exc))
+            return self._redact(str(exc.__cause__ or exc))
         except openai.APIStatusError as exc:
             if exc.status_code not in (401, 403):
-                return  # the server is there (some have no /models route)
+                return None  # the server is there (some have no /models route)
             reason = f"HTTP {exc.status_code}: " + self._redact(_error_message(exc))[:300]
-            raise ConnectionError(
-                f"the server at {self.base_url} refused the API key: {reason}"
-            ) from None
-        else:
-            return
-        raise ConnectionError(f"cannot reach the server at {self.base_url}: {reason}")
+            raise ConnectionError(f"the server at {url} refused the API key: {reason}") from None
+        return None
 
     @staticmethod
     def _check_settings(
@@ -436,18 +473,29 @@ class OpenAIAgent(Agent):
             raise RuntimeError("OpenAIAgent.act called from its own I/O thread; await aact instead")
         return asyncio.run_coroutine_threadsafe(coro, loop)
 
-    def _get_client(self) -> Any:
-        if self._client is None:
+    def _get_client(self) -> ServerPool:
+        """The servers, each with its client (made on the agent's loop on first use)."""
+        if self._pool is None:
             import openai
 
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                max_retries=0,
-                timeout=self.timeout,
-            )
+            pool = ServerPool(self._base_urls, public_url, down_base=self.server_retry)
+            for server in pool.servers:
+                server.client = openai.AsyncOpenAI(
+                    api_key=self._api_key,
+                    base_url=server.url,
+                    max_retries=0,
+                    timeout=self.timeout,
+                )
+            self._pool, self._client = pool, pool.servers[0].client
             self._semaphore = asyncio.Semaphore(self.concurrency)
-        return self._client
+        return self._pool
+
+    def run_stats(self) -> dict[str, Any]:
+        """What happened on the way (recorded per process with the run's launch, never part of
+        the result): per server, requests sent, answered, failures and outages."""
+        if self._pool is None or len(self._pool) < 2:
+            return {}
+        return {"servers": self._pool.stats()}
 
     # -- public acting API -------------------------------------------------------------------
     async def aact(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> AgentOutput:
@@ -486,13 +534,19 @@ class OpenAIAgent(Agent):
     def close(self) -> None:
         """Close the HTTP client and stop the background loop (idempotent)."""
         with self._lock:
-            loop, thread, client = self._loop, self._thread, self._client
+            loop, thread, pool = self._loop, self._thread, self._pool
             self._loop, self._thread, self._client = None, None, None
         if loop is None:
             return
-        if client is not None and loop.is_running():
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=5)
+        clients = [s.client for s in pool.servers if s.client is not None] if pool else []
+        for client in clients:
+            if loop.is_running():
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=5)
+        if pool is not None:
+            for server in pool.servers:
+                server.client = None
+            self._pool = None
         loop.call_soon_threadsafe(loop.stop)
         if thread is not None:
             thread.join(timeout=5)
@@ -591,7 +645,7 @@ class OpenAIAgent(Agent):
         while True:
             attempts += 1
             try:
-                body = await self._send(client, payload)
+                body = await self._send(client, payload, diagnostics)
                 break
             except _FormatRejected as exc:
                 if self.structured_output != "auto" or "response_format" not in payload:
@@ -620,6 +674,8 @@ class OpenAIAgent(Agent):
                     error = f"failed after {attempts} attempts; last error: {exc.message}"
                     return AgentOutput(error=error, attempts=attempts, diagnostics=diagnostics)
                 delay = self._retry_delay(failures, exc.retry_after)
+                if exc.server_down and client.any_up():
+                    delay = 0.0  # another server is in rotation: go there now
                 diagnostics.append(f"attempt {attempts}: {exc.message}; retrying in {delay:.2f}s")
                 await asyncio.sleep(delay)
         text, usage, finish = _answer_of(body)
@@ -649,10 +705,17 @@ class OpenAIAgent(Agent):
             return retry_after + self._rng.uniform(0.0, min(1.0, 0.1 * retry_after))
         return backoff_delay(failures, self.backoff_base, self.backoff_max, self._rng)
 
-    async def _send(self, client: Any, payload: dict[str, Any]) -> dict[str, Any]:
-        """One HTTP attempt; raises ``_Retryable`` / ``_Fatal`` / ``_FormatRejected``."""
+    async def _send(
+        self, pool: ServerPool, payload: dict[str, Any], diagnostics: list[str]
+    ) -> dict[str, Any]:
+        """One HTTP attempt to the next server; raises ``_Retryable`` / ``_Fatal`` /
+        ``_FormatRejected``. A server that does not answer leaves the rotation (noted in
+        ``diagnostics`` when there are several)."""
         import openai
 
+        server = pool.acquire()
+        where = f"{server.public}: " if len(pool) > 1 else ""
+        answered = False
         try:
             # ``client.post`` is the client's documented way to send a raw body: it skips the
             # per-request transform of ``chat.completions.create`` over every content part and
@@ -661,14 +724,26 @@ class OpenAIAgent(Agent):
             # the client's timeout bounds each read; wait_for bounds the whole attempt, so a
             # body dripped one chunk at a time cannot hold a request open indefinitely
             text = await asyncio.wait_for(
-                client.post("/chat/completions", cast_to=str, body=payload), self.timeout
+                server.client.post("/chat/completions", cast_to=str, body=payload), self.timeout
             )
+            answered = True
         except (asyncio.TimeoutError, openai.APITimeoutError):
-            raise _Retryable(f"timed out after {self.timeout:g}s") from None
+            raise _Retryable(
+                f"{where}timed out after {self.timeout:g}s", server_down=True
+            ) from None
         except openai.APIConnectionError as exc:
-            raise _Retryable(self._redact(f"connection error: {exc.__cause__ or exc}")) from None
+            message = self._redact(f"{where}connection error: {exc.__cause__ or exc}")
+            raise _Retryable(message, server_down=True) from None
         except openai.APIStatusError as exc:
-            raise self._status_error(exc, "response_format" in payload) from None
+            answered = len(pool) < 2 or int(exc.status_code) not in GATEWAY_DOWN
+            error = self._status_error(exc, "response_format" in payload)
+            if where and isinstance(error, _Retryable):
+                error = _Retryable(where + error.message, error.retry_after, not answered)
+            raise error from None
+        finally:
+            note = pool.release(server, answered)
+            if note and len(pool) > 1:
+                diagnostics.append(note)
         return self._decode(text)
 
     def _status_error(self, exc: Any, sent_format: bool) -> Exception:

@@ -152,6 +152,7 @@ class RankStats:
     failed: int = 0
     busy_s: float = 0.0
     work_s: float = 0.0
+    agent: dict[str, Any] | None = None  # the agent's run_stats() (e.g. per-server counts)
     _t0: float | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -176,6 +177,7 @@ class RankStats:
             "busy_s": round(self.busy_s, 3),
             "work_s": round(self.work_s, 3),
             "videos_per_s": round(self.videos / self.work_s, 3) if self.work_s > 0 else None,
+            **({"agent": self.agent} if self.agent else {}),
         }
 
 

@@ -861,6 +861,26 @@ def _queue(plan: _Plan, launch: Any, coordinator: Any, hand_out: str) -> Any:
     return coordinator.queue(n)
 
 
+def _agent_stats(agent: Any, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The agent's ``run_stats()`` when it has one (the OpenAI agent: per-server counts),
+    recorded with the launch; servers that failed are named on the terminal."""
+    run_stats = getattr(agent, "run_stats", None)
+    if not callable(run_stats):
+        return None
+    try:
+        found = dict(run_stats() or {})
+    except Exception as e:  # noqa: BLE001 - bookkeeping never fails a run
+        log(f"warning: the agent's run_stats() failed: {type(e).__name__}: {e}")
+        return None
+    for server in found.get("servers") or []:
+        if server.get("failures"):
+            log(
+                f"server {server['url']}: {server['failures']} unanswered attempt(s), out of "
+                f"rotation {server['outages']} time(s); {server['answered']} answered"
+            )
+    return found or None
+
+
 class _PeerStop:
     """The limit another process of the launch stopped at (what rank 0 records)."""
 
@@ -1051,6 +1071,7 @@ def _run_launch(
                     if not broken:  # the failed write is the error to report, not its echo
                         raise
                 progress.close()
+                stats.agent = _agent_stats(agent, log)
             if coordinator is not None:
                 coordinator.finish(stats)
                 if not launch.is_main:

@@ -19,6 +19,9 @@ got its own answer. Faults (:class:`Fault`): 429 with ``Retry-After`` (seconds o
 a misconfigured proxy or debug server does), a body dripped slowly one chunk at a time (each
 chunk well within a read timeout, the whole far beyond it), or a scripted answer.
 
+:meth:`FakeOpenAIServer.kill` stops it as a crashed server stops: requests in flight and any
+later request on a kept-alive connection get their connection closed without an answer.
+
 The server is bounded: it shuts itself down after ``max_lifetime`` seconds even if a test
 forgets to stop it, and it listens on 127.0.0.1 only.
 """
@@ -246,6 +249,7 @@ class FakeOpenAIServer:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._killed = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
@@ -283,6 +287,15 @@ class FakeOpenAIServer:
             httpd.server_close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+
+    def kill(self) -> None:
+        """Stop as a crashed server does: no answer to anything in flight or still to come."""
+        self._killed.set()
+        self.stop()
+
+    @property
+    def killed(self) -> bool:
+        return self._killed.is_set()
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
@@ -460,6 +473,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         fake = self.server.fake
         raw, body = self._read_body()
+        if fake.killed:  # a kept-alive connection to a killed server: closed, no answer
+            self.close_connection = True
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             fake._record(RecordedRequest("POST", self.path, _headers(self.headers), body, "404"))
             self._send_json(404, _error_body(f"no route {self.path}", "not_found"))
@@ -475,6 +491,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake._enter()
         try:
             fake.sleep(fake.latency + fault.delay)
+            if fake.killed:  # killed while answering: the connection drops
+                self.close_connection = True
+                return
             self._answer(fake, body, fault)
         finally:
             fake._leave()
