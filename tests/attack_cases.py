@@ -271,6 +271,17 @@ PREDICTION_FIELD_SPOILERS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+EMPTY_SPOILERS = ("empty file", "only blank lines")
+"""A prediction file without records is a valid (if useless) answer: each video is missing."""
+
+
+def _says_all_missing(w: World, output: str) -> str | None:
+    n = len(_lines(w.annotations))
+    if f"missing {n}" in output or f"0 records for 0 of {n} videos" in output:
+        return None
+    return f"an empty prediction file was not reported as {n} missing videos"
+
+
 def _duplicate_first(path: Path, sample: Any = "keep") -> None:
     lines = _lines(path)
     record = json.loads(lines[0])
@@ -367,7 +378,10 @@ def catalogue() -> list[Case]:
     # predictions
     for label, spoil in BYTE_SPOILERS.items():
         for cmd in ("data validate --predictions", "score"):
-            cases.append(pred_case(label, spoil, cmd))
+            case = pred_case(label, spoil, cmd)
+            if label in EMPTY_SPOILERS:  # no records: every video counted missing, and said so
+                case.expect, case.check = "accept", _says_all_missing
+            cases.append(case)
     for label, edit in PREDICTION_FIELD_SPOILERS.items():
         for cmd in ("data validate --predictions", "score"):
             cases.append(pred_case(label, lambda p, e=edit: _edit_record(p, 0, e), cmd))
