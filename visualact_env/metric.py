@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings as _warnings
+from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -294,9 +295,9 @@ def score_video(
     )
 
 
-def _coerce(items: Iterable[ActionLike]) -> tuple[Action, ...]:
+def coerce_actions(items: Iterable[ActionLike]) -> tuple[Action, ...]:
     """Actions from Action objects, ``{"text", "apl", "proactive"}`` dicts or plain strings;
-    texts are stripped of outer whitespace."""
+    texts are stripped of outer whitespace (what every path scores)."""
     out = []
     for item in items:
         if isinstance(item, str):
@@ -361,17 +362,24 @@ class Scorer:
 
     def similarity(self, pred_texts: Sequence[str], gt_texts: Sequence[str]) -> np.ndarray:
         """The ``(len(pred_texts), len(gt_texts))`` cosine-similarity matrix."""
-        return self.similarities([(_coerce(pred_texts), _coerce(gt_texts))])[0]
+        return self.similarities([(coerce_actions(pred_texts), coerce_actions(gt_texts))])[0]
 
     def similarities(
-        self, pairs: Sequence[tuple[Sequence[Action], Sequence[Action]]]
+        self,
+        pairs: Sequence[tuple[Sequence[Action], Sequence[Action]]],
+        known: Mapping[str, np.ndarray] | None = None,
     ) -> list[np.ndarray]:
-        """Similarity matrices of many (pred, gt) action lists from one encode call."""
+        """Similarity matrices of many (pred, gt) action lists from one encode call.
+
+        ``known`` holds vectors already computed (by :meth:`vectors`) for some texts, which are
+        then not encoded again: the environments pass their ground truth's vectors, so their
+        rewards come from this very path (one vector per distinct text)."""
         texts: dict[str, None] = {}
         for pred, gt in pairs:
             if pred and gt:
                 texts.update(dict.fromkeys(a.text for a in (*pred, *gt)))
-        table = self.vectors(texts) if texts else {}
+        known = known or {}
+        table = ChainMap(self.vectors(t for t in texts if t not in known), known)
         return [
             similarity_matrix([a.text for a in pred], [a.text for a in gt], table)
             for pred, gt in pairs
@@ -394,7 +402,7 @@ class Scorer:
         keep_similarity: bool = False,
     ) -> list[VideoScore]:
         """Score many ``(predicted actions, ground-truth actions)`` pairs."""
-        coerced = [(_coerce(p), _coerce(g)) for p, g in pairs]
+        coerced = [(coerce_actions(p), coerce_actions(g)) for p, g in pairs]
         sims = self.similarities(coerced)
         return [
             score_video(p, g, s, self.tau, keep_similarity=keep_similarity)
@@ -464,7 +472,7 @@ def align(
         elif pred.failed:
             out.append(Aligned(rec, (), "failed"))
         else:
-            out.append(Aligned(rec, _coerce(pred.actions), "scored"))
+            out.append(Aligned(rec, coerce_actions(pred.actions), "scored"))
     return out
 
 

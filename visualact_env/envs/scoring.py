@@ -8,10 +8,12 @@ proposal texts to the embedder: all of a step's proposals, over every sub-enviro
 environment, in **one** ``encode`` call (:meth:`EpisodeScorer.score_many`). The embedder's own
 cache (in memory and on disk) makes repeated proposal texts cheap.
 
-The similarity matrix is computed exactly as :class:`visualact_env.metric.Scorer` computes it
-(texts stripped, float32 cosine clipped to [-1, 1]) and scored with
-:func:`visualact_env.metric.score_video`, so a reward equals what ``visualact score`` reports for
-the same proposals.
+There is one similarity path: the similarity matrices come from
+:meth:`visualact_env.metric.Scorer.similarities` itself (given the prepared ground-truth vectors
+as ``known``), one vector per distinct text, float64 cosines over each video's sorted unique
+texts, and are scored with :func:`visualact_env.metric.score_video`. So a reward, the GRPO reward
+(:class:`~visualact_env.training.grpo.VisualActReward` uses this class) and ``visualact score``
+give the same figures for the same proposals, bit for bit (``tests/test_reward_paths.py``).
 """
 
 from __future__ import annotations
@@ -77,21 +79,18 @@ def check_reward(reward: str) -> str:
     return reward
 
 
-def _stripped(actions: Iterable[Action]) -> tuple[Action, ...]:
-    """As the metric's Scorer does: outer whitespace is not part of an action's text."""
-    return tuple(
-        a if a.text == a.text.strip() else Action(a.text.strip(), a.apl, a.proactive)
-        for a in actions
-    )
-
-
 class EpisodeScorer:
     """Scores proposal lists against videos' ground truth (see the module docstring)."""
 
     def __init__(self, embedder: Any = None, tau: float | None = None, reward: str = "weighted_f1"):
+        from ..metric import Scorer
+
         self.embedder, self.tau = resolve_embedder(embedder, tau)
         self.reward = check_reward(reward)
-        self._gt: dict[str, tuple[tuple[Action, ...], np.ndarray]] = {}
+        self.metric = Scorer(self.embedder, self.tau)
+        """The metric's own scorer: the one similarity path of ``visualact score``."""
+        self._gt: dict[str, tuple[Action, ...]] = {}
+        self._vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def build(cls, embedder: Any = None, tau: float | None = None, reward: str = "weighted_f1"):
@@ -106,50 +105,28 @@ class EpisodeScorer:
             return cls(embedder.embedder, embedder.tau if tau is None else tau, reward)
         return cls(embedder, tau, reward)
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        vectors = np.asarray(self.embedder.encode(texts), dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise RuntimeError(f"embedder returned shape {vectors.shape} for {len(texts)} texts")
-        return vectors
-
     def prepare(self, records: Iterable[VideoRecord]) -> None:
         """Embed the ground truth of ``records`` not prepared yet, in one encode call."""
+        from ..metric import coerce_actions
+
         todo = [r for r in records if r.video_id not in self._gt]
-        if not todo:
-            return
-        actions = [_stripped(r.actions) for r in todo]
-        texts = [a.text for acts in actions for a in acts]
-        vectors = self._encode(texts) if texts else np.zeros((0, 0), dtype=np.float32)
-        start = 0
+        actions = [coerce_actions(r.actions) for r in todo]
+        texts = [a.text for acts in actions for a in acts if a.text not in self._vectors]
+        self._vectors.update(self.metric.vectors(texts))
         for record, acts in zip(todo, actions, strict=True):
-            rows = vectors[start : start + len(acts)].copy()
-            rows.setflags(write=False)
-            self._gt[record.video_id] = (acts, rows)
-            start += len(acts)
+            self._gt[record.video_id] = acts
 
     def score_many(self, items: Sequence[tuple[VideoRecord, Sequence[Action]]]) -> list[Any]:
         """One ``VideoScore`` per ``(record, proposals)``; one encode call for all proposals."""
-        from ..metric import score_video
+        from ..metric import coerce_actions, score_video
 
         self.prepare(record for record, _ in items)
-        preds = [_stripped(proposals) for _, proposals in items]
-        texts = [a.text for pred in preds for a in pred]
-        vectors = self._encode(texts) if texts else None
-        scores, start = [], 0
-        for (record, _), pred in zip(items, preds, strict=True):
-            gt, gt_vectors = self._gt[record.video_id]
-            if pred and gt:
-                p = vectors[start : start + len(pred)]  # type: ignore[index]
-                sim = np.clip(p @ gt_vectors.T, -1.0, 1.0).astype(np.float64)
-            else:
-                sim = np.zeros((len(pred), len(gt)))
-            start += len(pred)
-            scores.append(
-                score_video(
-                    pred, gt, sim, self.tau, video_id=record.video_id, scenario=record.scenario
-                )
-            )
-        return scores
+        pairs = [(coerce_actions(proposals), self._gt[r.video_id]) for r, proposals in items]
+        sims = self.metric.similarities(pairs, known=self._vectors)
+        return [
+            score_video(pred, gt, sim, self.tau, video_id=r.video_id, scenario=r.scenario)
+            for (r, _), (pred, gt), sim in zip(items, pairs, sims, strict=True)
+        ]
 
     def score(self, record: VideoRecord, proposals: Sequence[Action]) -> Any:
         """The ``VideoScore`` of one proposal list."""
