@@ -200,8 +200,8 @@ def test_bad_steps_are_named(action, message, envs):
         env.step(action)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_max_actions_must_be_positive(bad, demo, embedder):
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, 129, 10**6])
+def test_max_actions_must_be_within_the_limit(bad, demo, embedder):
     with pytest.raises(ValueError, match="max_actions"):
         VisualActIncrementalEnv(dataset=demo, embedder=embedder, max_actions=bad, **SMALL)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import MAX_PROBLEMS_SHOWN, DataError, Problem  # noqa: F401 - re-exported
 from .jsonio import iter_jsonl as read_jsonl
 from .jsonio import write_jsonl  # noqa: F401 - re-exported
+from .limits import text_too_long, too_many_actions
 from .records import SCENARIOS, Action, Benchmark, Prediction, VideoRecord
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ def _check_actions(raw: Any, where: tuple[str, int], problems: list[Problem]) ->
         return ()
     if not raw:
         problems.append(Problem(file, lineno, "actions", "empty action list"))
+    if too_many := too_many_actions(len(raw)):
+        problems.append(Problem(file, lineno, "actions", too_many))
+        return ()
     out: list[Action] = []
     for i, item in enumerate(raw):
         fld = f"actions[{i}]"
@@ -71,6 +75,9 @@ def _check_actions(raw: Any, where: tuple[str, int], problems: list[Problem]) ->
         ok = True
         if not isinstance(text, str) or not text.strip():
             problems.append(Problem(file, lineno, f"{fld}.text", "must be a non-empty string"))
+            ok = False
+        elif too_long := text_too_long(text):
+            problems.append(Problem(file, lineno, f"{fld}.text", too_long))
             ok = False
         apl = item.get("apl")
         if "apl" not in item:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .figures import BUILTIN_FIGURES, figure_names, figures, total_columns
+from .limits import MAX_ACTIONS_PER_VIDEO
 from .records import SCENARIOS, Action, Benchmark, Prediction, VideoRecord
 
 VIDEO_FIGURES: tuple[str, ...] = tuple(f.name for f in BUILTIN_FIGURES if not f.pooled)
@@ -244,6 +245,19 @@ def empty_score(gt: Sequence[Action], n_pred: int = 0, **info: Any) -> VideoScor
     )  # fmt: skip
 
 
+def check_sizes(m: int, n: int, where: str = "") -> None:
+    """``ValueError`` if a video has more than :data:`~visualact_env.limits.MAX_ACTIONS_PER_VIDEO`
+    predicted (``m``) or ground-truth (``n``) actions: the exact matching grows as the cube of
+    the count, so an absurd list is refused at once instead of stalling (the file readers and
+    the environments refuse it earlier, naming file, line and field or the argument)."""
+    for what, count in (("predicted", m), ("ground-truth", n)):
+        if count > MAX_ACTIONS_PER_VIDEO:
+            raise ValueError(
+                f"{where}{count:,} {what} actions; the metric matches at most "
+                f"{MAX_ACTIONS_PER_VIDEO} per video (visualact_env.limits.MAX_ACTIONS_PER_VIDEO)"
+            )
+
+
 def score_video(
     pred: Sequence[Action],
     gt: Sequence[Action],
@@ -258,6 +272,7 @@ def score_video(
     ``info`` (``video_id``, ``scenario``, ``status``) is copied into the result.
     """
     m, n = len(pred), len(gt)
+    check_sizes(m, n)
     sim = np.asarray(sim, dtype=np.float64)
     if sim.shape != (m, n):
         raise ValueError(f"similarity matrix has shape {sim.shape}, expected ({m}, {n})")
@@ -375,6 +390,8 @@ class Scorer:
         then not encoded again: the environments pass their ground truth's vectors, so their
         rewards come from this very path (one vector per distinct text)."""
         texts: dict[str, None] = {}
+        for pred, gt in pairs:
+            check_sizes(len(pred), len(gt))
         for pred, gt in pairs:
             if pred and gt:
                 texts.update(dict.fromkeys(a.text for a in (*pred, *gt)))
@@ -629,6 +646,8 @@ def score_predictions(
     scorer = scorer or Scorer()
     warnings: list[str] = []
     aligned = align(benchmark, predictions, sample=sample, allow_extra=allow_extra, warnings=warnings)  # fmt: skip
+    for a in aligned:
+        check_sizes(len(a.pred), len(a.record.actions), f"video {a.record.video_id!r}: ")
     sims = scorer.similarities([(a.pred, a.record.actions) for a in aligned])
     return report_from_similarities(
         aligned,

@@ -45,11 +45,13 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from .errors import DataError, Problem
+from .limits import MAX_ACTION_CHARS, MAX_ACTIONS_PER_VIDEO, text_too_long, too_many_actions
 
 if TYPE_CHECKING:
     from .records import Prediction
@@ -115,11 +117,21 @@ class _Open(BaseModel):
 class ActionRecord(_Closed):
     """One proposed action. ``apl`` and ``proactive`` are null when the model did not say."""
 
-    text: NonEmptyStr = Field(description="the action, one sentence")
+    text: NonEmptyStr = Field(
+        description="the action, one sentence",
+        json_schema_extra={"maxLength": MAX_ACTION_CHARS},
+    )
     apl: Annotated[StrictInt, Field(ge=0, le=4)] | None = Field(
         None, description="Action Prioritization Level 0 (routine) .. 4 (critical)"
     )
     proactive: StrictBool | None = Field(None, description="true = proactive, false = reactive")
+
+    @field_validator("text")
+    @classmethod
+    def _not_too_long(cls, text: str) -> str:
+        if message := text_too_long(text):  # limits.MAX_ACTION_CHARS
+            raise PydanticCustomError("text_too_long", message)
+        return text
 
 
 class PredictionRecord(_Closed):
@@ -147,7 +159,9 @@ class PredictionRecord(_Closed):
         None, description="sample index for several samples per video; absent or null = 0"
     )
     actions: list[ActionRecord] | None = Field(
-        None, description="the proposals, in order (required unless error is set)"
+        None,
+        description="the proposals, in order (required unless error is set)",
+        json_schema_extra={"maxItems": MAX_ACTIONS_PER_VIDEO},
     )
     error: StrictStr | None = Field(None, description="why the agent failed for good")
     raw_text: StrictStr | None = Field(None, description="the model's answer as generated")
@@ -165,6 +179,13 @@ class PredictionRecord(_Closed):
         None, description="human study: seconds the clip's page was visible (the browser's count)"
     )
     meta: dict[str, Any] | None = Field(None, description="free-form data of your own tool")
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _not_too_many(cls, actions: Any) -> Any:
+        if isinstance(actions, list) and (message := too_many_actions(len(actions))):
+            raise PydanticCustomError("too_many_actions", message)  # before checking each one
+        return actions
 
     @model_validator(mode="after")
     def _actions_or_error(self) -> PredictionRecord:
@@ -348,7 +369,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_OWN_MESSAGES = ("missing", "actions_or_error")
+_OWN_MESSAGES = ("missing", "actions_or_error", "text_too_long", "too_many_actions")
 _TYPE_MESSAGES = {
     "int_type": "must be an integer",
     "bool_type": "must be true or false",

@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from ..limits import MAX_ACTIONS_PER_VIDEO
 from . import spaces as vspaces
 from .common import EnvConfig
 from .scoring import result_info
@@ -84,8 +85,14 @@ class VisualActIncrementalEnv(VisualActEnv):
         max_actions: int = DEFAULT_MAX_ACTIONS,
         **kwargs: Any,
     ):
-        if isinstance(max_actions, bool) or not isinstance(max_actions, int) or max_actions < 1:
-            raise ValueError(f"max_actions: must be an integer >= 1, got {max_actions!r}")
+        if (
+            isinstance(max_actions, bool)
+            or not isinstance(max_actions, int)
+            or not 1 <= max_actions <= MAX_ACTIONS_PER_VIDEO
+        ):
+            raise ValueError(
+                f"max_actions: must be an integer 1..{MAX_ACTIONS_PER_VIDEO}, got {max_actions!r}"
+            )
         self.max_actions = max_actions
         super().__init__(config, **kwargs)
         self._value = 0.0

@@ -107,9 +107,11 @@ class EpisodeScorer:
 
     def prepare(self, records: Iterable[VideoRecord]) -> None:
         """Embed the ground truth of ``records`` not prepared yet, in one encode call."""
-        from ..metric import coerce_actions
+        from ..metric import check_sizes, coerce_actions
 
         todo = [r for r in records if r.video_id not in self._gt]
+        for record in todo:
+            check_sizes(0, len(record.actions), f"video {record.video_id!r}: ")
         actions = [coerce_actions(r.actions) for r in todo]
         texts = [a.text for acts in actions for a in acts if a.text not in self._vectors]
         self._vectors.update(self.metric.vectors(texts))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from ..limits import MAX_ACTIONS_PER_VIDEO, text_too_long
 from ..records import APL_LEVELS, SCENARIOS, Action
 
 MAX_ACTION_CHARS = 400
@@ -125,6 +126,8 @@ def coerce_proposal(item: Any, index: int = 0, where: str | None = None) -> Acti
     """One proposal as an :class:`Action`; ``where`` (default ``action[index]``) prefixes errors."""
     where = where or f"action[{index}]"
     if isinstance(item, Action):
+        if too_long := text_too_long(item.text):
+            raise ValueError(f"{where}.text: {too_long}")
         return item
     if not isinstance(item, Mapping):
         raise ValueError(
@@ -136,6 +139,8 @@ def coerce_proposal(item: Any, index: int = 0, where: str | None = None) -> Acti
     text = item["text"]
     if not isinstance(text, str):
         raise ValueError(f"{where}.text: must be a string, got {type(text).__name__}")
+    if too_long := text_too_long(text):
+        raise ValueError(f"{where}.text: {too_long}")
     return Action(
         text=str(text),
         apl=_coerce_apl(item.get("apl"), f"{where}.apl"),
@@ -148,7 +153,9 @@ def coerce_proposals(action: Any) -> tuple[Action, ...]:
 
     Accepts ``None`` (no proposal), a tuple or list of proposal dicts (as sampled from the action
     space, with numpy integers) or of :class:`Action` objects, mixed freely. A single dict or
-    string is rejected: wrap it in a list (raw text goes through ``TextActionWrapper``).
+    string is rejected: wrap it in a list (raw text goes through ``TextActionWrapper``). More
+    than :data:`~visualact_env.limits.MAX_ACTIONS_PER_VIDEO` proposals, or a text longer than
+    :data:`~visualact_env.limits.MAX_ACTION_CHARS`, is a ``ValueError`` too.
     """
     if action is None:
         return ()
@@ -165,6 +172,11 @@ def coerce_proposals(action: Any) -> tuple[Action, ...]:
         raise ValueError(
             f"action: expected a list of proposals, got {type(action).__name__}"
         ) from None
+    if len(items) > MAX_ACTIONS_PER_VIDEO:
+        raise ValueError(
+            f"action: {len(items):,} proposals; at most {MAX_ACTIONS_PER_VIDEO} per step "
+            "(visualact_env.limits.MAX_ACTIONS_PER_VIDEO)"
+        )
     return tuple(coerce_proposal(item, i) for i, item in enumerate(items))
 
 
