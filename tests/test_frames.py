@@ -401,3 +401,114 @@ def test_max_pixels_shrinks_frames_keeping_the_aspect_ratio(coloured: Path, back
     np.testing.assert_array_equal(
         sample_frames(coloured, roomy, cache=False), sample_frames(coloured, native, cache=False)
     )
+
+
+# --- decoding at the target size (bounded memory on huge clips) -----------------------------------
+
+SCALED_SAMPLERS = [
+    SamplerConfig(),  # the default: 224x224 letterbox (a 4:3 demo clip is enlarged to 168x224)
+    SamplerConfig(num_frames=5, size=(37, 53), resize="stretch", rule="centered"),
+    SamplerConfig(num_frames=4, size=None, max_pixels=2000),
+    SamplerConfig(num_frames=3, size=(300, 100)),
+]
+
+
+@pytest.mark.skipif(not decord_available(), reason="decord not installed")
+@pytest.mark.parametrize("config", SCALED_SAMPLERS, ids=lambda c: c.key)
+def test_backends_scale_to_identical_frames(config: SamplerConfig, big_clip: Path) -> None:
+    """Both decoders scale inside FFmpeg with the same filter: the same pixels, to the bit."""
+    from dataclasses import replace
+
+    from visualact_env.datasets import load_benchmark
+
+    clips = [r.path for r in load_benchmark("demo").records[::4]] + [big_clip]
+    for clip in clips:
+        a = sample_frames(clip, replace(config, backend="decord"), cache=False)
+        b = sample_frames(clip, replace(config, backend="pyav"), cache=False)
+        assert a.shape == b.shape and a.shape[0] == config.num_frames
+        np.testing.assert_array_equal(a, b, err_msg=str(clip))
+
+
+BIG = (1080, 1920)  # HxW: a full-HD clip stands in for the 8K one of benchmarks/bench_extremes.py
+
+
+@pytest.fixture(scope="module")
+def big_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    h, w = BIG
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = []
+    for k in range(6):
+        frame = np.stack([(xx // 8 + 20 * k) % 256, (yy // 8) % 256, np.full_like(xx, 40 * k)], -1)
+        frame[h // 3 : h // 2, 100 * k : 100 * k + 400] = 255
+        frames.append(frame.astype(np.uint8))
+    return write_clip(tmp_path_factory.mktemp("big") / "big.mp4", frames, fps=6)
+
+
+def _spy_pyav_arrays(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """Record the shape of every RGB array PyAV converts a frame into."""
+    import av
+
+    shapes: list[tuple[int, ...]] = []
+    original = av.VideoFrame.to_ndarray
+
+    def spy(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        shapes.append(out.shape)
+        return out
+
+    monkeypatch.setattr(av.VideoFrame, "to_ndarray", spy)
+    return shapes
+
+
+def test_pyav_never_converts_a_full_size_frame(big_clip: Path, monkeypatch) -> None:
+    shapes = _spy_pyav_arrays(monkeypatch)
+    got = sample_frames(big_clip, SamplerConfig(backend="pyav"), cache=False)
+    assert got.shape == (8, 224, 224, 3)
+    assert shapes and set(shapes) == {(126, 224, 3)}  # the letterbox's picture, nothing larger
+    assert np.all(got[:, :49] == 0) and np.all(got[:, 49 + 126 :] == 0)  # bars added after
+    shapes.clear()
+    fitted = sample_frames(big_clip, SamplerConfig(size=None, max_pixels=20_000, backend="pyav"), cache=False)  # fmt: skip
+    assert fitted.shape == (8, 106, 188, 3) and set(shapes) == {(106, 188, 3)}
+
+
+@pytest.mark.skipif(not decord_available(), reason="decord not installed")
+def test_decord_is_asked_for_the_target_size(big_clip: Path, monkeypatch) -> None:
+    import decord
+
+    calls: list[dict] = []
+    original = decord.VideoReader
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(decord, "VideoReader", spy)
+    got = sample_frames(big_clip, SamplerConfig(backend="decord"), cache=False)
+    assert got.shape == (8, 224, 224, 3)
+    assert calls[-1]["width"] == 224 and calls[-1]["height"] == 126
+    assert all(c.get("width", -1) in (-1, 224) for c in calls)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (SamplerConfig(num_frames=180, size=None), "180 frames of 1920x1080 would take 1,068 MiB"),
+        (SamplerConfig(num_frames=100_000), "100000 frames of 224x224 would take 14,355 MiB"),
+        (SamplerConfig(size=None, fps=30.0, max_frames=10_000), None),  # 6 frames: fine
+    ],
+)
+def test_sampled_frames_beyond_the_byte_limit_are_refused_before_decoding(
+    big_clip: Path, backend: str, config: SamplerConfig, message: str | None, monkeypatch
+) -> None:
+    from dataclasses import replace
+
+    shapes = _spy_pyav_arrays(monkeypatch)
+    config = replace(config, backend=backend)
+    if message is None:
+        assert sample_frames(big_clip, config, cache=False).shape == (6, *BIG, 3)
+        return
+    with pytest.raises(FrameError, match=message) as info:
+        sample_frames(big_clip, config, cache=False)
+    assert "MAX_FRAME_BYTES" in str(info.value) and str(big_clip) in str(info.value)
+    assert not shapes  # refused before a single frame was converted

@@ -25,10 +25,14 @@ the decoder's average rate. The count then varies from clip to clip.
 
 Sizes: ``size=(H, W)`` letterboxes (or stretches) to that size; ``size=None`` keeps the clip's
 own size, shrunk to ``(floor(h*s), floor(w*s))`` with ``s = sqrt(max_pixels / (h*w))`` when it
-holds more than ``max_pixels`` (:func:`~visualact_env.sampler.fit_pixels`). Resizing is bilinear
-through PIL after decoding, not inside the decoder: decord's ``VideoReader(width=, height=)``
-saves about 40% of the decode time of a 720p clip but its pixels differ from PyAV's scaler (by up
-to 9 levels with the same filter), and the two backends must give the same frames.
+holds more than ``max_pixels`` (:func:`~visualact_env.sampler.fit_pixels`). The decoder scales
+each frame to that size (:func:`decode_size`; the letterbox's picture, its black bars are added
+after) with FFmpeg's bilinear scaler as it converts to RGB: decord through
+``VideoReader(width=, height=)``, PyAV through the same filter graph decord builds
+(``scale=W:H:flags=bilinear,format=rgb24``), which gives identical pixels (tested). A full-size
+RGB frame is therefore never held, let alone cached: an 8K clip at the default 224x224 took
+1.9 s and 0.5 GB instead of 14.6 s and 2.1 GB. Sampled frames larger in total than
+:data:`~visualact_env.limits.MAX_FRAME_BYTES` are refused before decoding (:class:`FrameError`).
 
 Backends and the cache key
 --------------------------
@@ -54,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from .cache import atomic_save_npy, best_effort, cache_dir, digest, load_npy
+from .limits import MAX_FRAME_BYTES
 from .sampler import (
     BACKENDS,
     DEFAULT_SAMPLER,
@@ -74,18 +79,21 @@ __all__ = [
     "SamplerConfig",
     "as_sampler",
     "decode_frames",
+    "decode_size",
     "fit_pixels",
     "fps_frame_count",
     "frame_array",
     "frame_indices",
     "letterbox",
+    "picture_size",
     "sample_frames",
     "sample_frames_many",
     "sample_indices",
 ]
 
-FRAMES_CACHE_VERSION = "1"
-"""Bump when decoding or resizing changes, so stale cache entries are never read."""
+FRAMES_CACHE_VERSION = "2"
+"""Bump when decoding or resizing changes, so stale cache entries are never read (2: frames
+scaled inside the decoder by FFmpeg instead of by PIL afterwards)."""
 
 
 class FrameError(ValueError):
@@ -131,6 +139,45 @@ def sample_indices(total: int, video_fps: float | None, config: SamplerConfig) -
 # Resizing
 
 
+def picture_size(
+    height: int, width: int, size: tuple[int, int], *, stretch: bool = False
+) -> tuple[int, int]:
+    """The ``(h, w)`` a ``height`` x ``width`` frame is scaled to inside a ``size`` letterbox:
+    the largest that fits with the aspect ratio kept (each side rounded, at least 1), or ``size``
+    itself when ``stretch``. Applied to its own result it changes nothing."""
+    out_h, out_w = int(size[0]), int(size[1])
+    if stretch:
+        return out_h, out_w
+    scale = min(out_h / height, out_w / width)
+    return max(1, min(out_h, round(height * scale))), max(1, min(out_w, round(width * scale)))
+
+
+def decode_size(height: int, width: int, config: SamplerConfig) -> tuple[int, int]:
+    """The ``(h, w)`` the decoder scales a ``height`` x ``width`` clip's frames to for ``config``:
+    the letterbox's picture (bars are added after decoding), the stretched size, the clip's own
+    size shrunk to ``max_pixels`` (:func:`fit_pixels`), or the clip's own size."""
+    if config.size is None:
+        if config.max_pixels is None:
+            return height, width
+        return fit_pixels(height, width, config.max_pixels)
+    return picture_size(height, width, config.size, stretch=config.resize == "stretch")
+
+
+def _check_budget(path: Path, count: int, height: int, width: int, config: SamplerConfig) -> None:
+    """:class:`FrameError` when ``count`` frames (decoded at ``height`` x ``width``, then
+    letterboxed to the sampler's size if it has one) would exceed ``MAX_FRAME_BYTES``."""
+    out_h, out_w = config.size or (height, width)
+    total = count * out_h * out_w * 3
+    if total > MAX_FRAME_BYTES:
+        raise FrameError(
+            path,
+            f"{count} frames of {out_w}x{out_h} would take {total / 2**20:,.0f} MiB, more than "
+            f"the {MAX_FRAME_BYTES / 2**20:,.0f} MiB limit (visualact_env.limits.MAX_FRAME_BYTES)"
+            "; sample fewer or smaller frames (--frames, --max-frames, --frame-size, "
+            "--max-pixels)",
+        )
+
+
 def letterbox(frames: np.ndarray, size: tuple[int, int], *, stretch: bool = False) -> np.ndarray:
     """Resize frames ``(N, H, W, 3)`` or one frame ``(H, W, 3)`` to ``size = (height, width)``.
 
@@ -147,12 +194,7 @@ def letterbox(frames: np.ndarray, size: tuple[int, int], *, stretch: bool = Fals
         raise ValueError(f"expected frames of shape (N, H, W, 3) or (H, W, 3), got {arr.shape}")
     out_h, out_w = int(size[0]), int(size[1])
     in_h, in_w = batch.shape[1:3]
-    if stretch:
-        new_h, new_w = out_h, out_w
-    else:
-        scale = min(out_h / in_h, out_w / in_w)
-        new_h = max(1, min(out_h, round(in_h * scale)))
-        new_w = max(1, min(out_w, round(in_w * scale)))
+    new_h, new_w = picture_size(in_h, in_w, (out_h, out_w), stretch=stretch)
     top, left = (out_h - new_h) // 2, (out_w - new_w) // 2
     out = np.zeros((batch.shape[0], out_h, out_w, 3), dtype=np.uint8)
     for i, frame in enumerate(batch):
@@ -205,6 +247,10 @@ def _short(error: BaseException) -> str:
     return text.split("ERROR ", 1)[-1]
 
 
+_BATCH_BYTES = 64 << 20
+"""decord converts at most this many bytes of frames at a time (then copied into the output)."""
+
+
 def _decode_decord(path: Path, config: SamplerConfig) -> np.ndarray:
     import decord
 
@@ -218,12 +264,29 @@ def _decode_decord(path: Path, config: SamplerConfig) -> np.ndarray:
             raise FrameError(path, "video has no frames")
         idx = _indices(path, total, reader.get_avg_fps, config)
         try:
-            frames = reader.get_batch(idx.tolist()).asnumpy()
+            # the clip's size as decord delivers it (rotation applied), from its first frame;
+            # when the sampler wants another size the reader is opened again to scale inside
+            # the decoder, so no other full-size frame is ever converted to RGB
+            native = tuple(int(v) for v in reader[0].shape[:2])
+            height, width = decode_size(native[0], native[1], config)
+            _check_budget(path, len(idx), height, width, config)
+            if (height, width) != native:
+                del reader
+                reader = decord.VideoReader(
+                    str(path), ctx=decord.cpu(0), num_threads=1, width=width, height=height
+                )
+            frames = np.empty((len(idx), height, width, 3), dtype=np.uint8)
+            step = max(1, _BATCH_BYTES // (height * width * 3))  # indices only grow: no seeking
+            for start in range(0, len(idx), step):
+                chunk = idx[start : start + step].tolist()
+                frames[start : start + len(chunk)] = reader.get_batch(chunk).asnumpy()
+        except FrameError:
+            raise
         except Exception as e:
             raise FrameError(path, f"cannot decode frames with decord: {_short(e)}") from e
     finally:
         del reader  # frees the demuxer and decoder threads now, not at garbage collection
-    return np.ascontiguousarray(frames, dtype=np.uint8)
+    return frames
 
 
 def _indices(path: Path, total: int, video_fps: Any, config: SamplerConfig) -> np.ndarray:
@@ -250,11 +313,53 @@ def _pyav_count(container: Any, stream: Any) -> int:
     return count
 
 
-def _pyav_pick(container: Any, stream: Any, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
-    """Decode in order, converting only the wanted frames; stop after the last one.
+class _PyAVScaler:
+    """Converts decoded PyAV frames to RGB arrays at :func:`decode_size`, as decord does.
 
-    Returns the converted frames and how many frames were decoded, so only a few RGB frames
-    are ever held in memory, however long the clip.
+    Set up on the first frame (its size is the clip's): when the size changes, frames go
+    through the filter graph decord builds, ``scale=W:H:flags=bilinear`` then ``rgb24``, which
+    gives decord's pixels exactly; otherwise ``to_ndarray(format="rgb24")``."""
+
+    def __init__(self, path: Path, stream: Any, config: SamplerConfig, count: int):
+        self.path, self.stream, self.config, self.count = path, stream, config, count
+        self.graph: Any = None
+        self.ready = False
+
+    def _setup(self, frame: Any) -> None:
+        import av
+
+        native = (int(frame.height), int(frame.width))
+        height, width = decode_size(*native, self.config)
+        _check_budget(self.path, self.count, height, width, self.config)
+        if (height, width) != native:
+            graph = av.filter.Graph()
+            source = graph.add_buffer(template=self.stream)
+            scale = graph.add("scale", f"{width}:{height}:flags=bilinear")
+            rgb = graph.add("format", "rgb24")
+            sink = graph.add("buffersink")
+            source.link_to(scale)
+            scale.link_to(rgb)
+            rgb.link_to(sink)
+            graph.configure()
+            self.graph = graph
+        self.ready = True
+
+    def __call__(self, frame: Any) -> np.ndarray:
+        if not self.ready:
+            self._setup(frame)
+        if self.graph is None:
+            return frame.to_ndarray(format="rgb24")
+        self.graph.push(frame)
+        return self.graph.pull().to_ndarray()
+
+
+def _pyav_pick(
+    container: Any, stream: Any, wanted: set[int], convert: Any
+) -> tuple[dict[int, np.ndarray], int]:
+    """Decode in order, converting only the wanted frames (``convert``); stop after the last.
+
+    Returns the converted frames and how many frames were decoded, so only the sampled frames,
+    at their final size, are ever held in memory, however long or large the clip.
     """
     picked: dict[int, np.ndarray] = {}
     last = max(wanted)
@@ -262,7 +367,7 @@ def _pyav_pick(container: Any, stream: Any, wanted: set[int]) -> tuple[dict[int,
     for i, frame in enumerate(container.decode(stream)):
         decoded = i + 1
         if i in wanted:
-            picked[i] = frame.to_ndarray(format="rgb24")
+            picked[i] = convert(frame)
         if i >= last:
             break
     return picked, decoded
@@ -285,25 +390,41 @@ def _decode_pyav(path: Path, config: SamplerConfig) -> np.ndarray:
             if total < 1:
                 raise FrameError(path, "video has no frames")
             idx = _indices(path, total, lambda: _pyav_fps(stream), config)
-            picked, decoded = _pyav_pick(container, stream, set(idx.tolist()))
+            convert = _PyAVScaler(path, stream, config, len(idx))
+            picked, decoded = _pyav_pick(container, stream, set(idx.tolist()), convert)
             if len(picked) < len(set(idx.tolist())):
                 # the container over-counted its frames: sample again from the true count
                 if decoded < 1:
                     raise FrameError(path, "video has no frames")
                 container.seek(0)
                 idx = _indices(path, decoded, lambda: _pyav_fps(stream), config)
-                picked, _ = _pyav_pick(container, stream, set(idx.tolist()))
+                picked, _ = _pyav_pick(container, stream, set(idx.tolist()), convert)
         except FrameError:
             raise
         except Exception as e:
             raise FrameError(path, f"cannot decode video with PyAV: {e}") from e
     finally:
         container.close()
-    return np.stack([picked[i] for i in idx.tolist()]).astype(np.uint8, copy=False)
+    return _assemble(picked, idx)
+
+
+def _assemble(picked: dict[int, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """The frames in ``idx`` order (repeats included), releasing each decoded frame after its
+    last use, so memory holds the output once rather than twice."""
+    order = idx.tolist()
+    first = picked[order[0]]
+    out = np.empty((len(order), *first.shape), dtype=np.uint8)
+    last_use = {i: k for k, i in enumerate(order)}
+    for k, i in enumerate(order):
+        out[k] = picked[i]
+        if last_use[i] == k:
+            del picked[i]
+    return out
 
 
 def decode_frames(path: str | os.PathLike[str], config: SamplerConfig) -> np.ndarray:
-    """Decode the sampled frames of one clip at its native size (no cache, no resize)."""
+    """Decode the sampled frames of one clip, scaled by the decoder to :func:`decode_size`
+    (no cache; a letterbox's black bars are not added: :func:`sample_frames` adds them)."""
     path = Path(path)
     _check_file(path)
     if config.backend == "pyav":
