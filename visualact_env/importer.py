@@ -48,6 +48,7 @@ from .import_fields import (
     walk_path,
 )
 from .import_layout import Layout, LayoutAmbiguity, find_records, scenario_field
+from .limits import MAX_IMPORT_STRING_CHARS, oversized_string
 from .loading import DataError, Problem, parse_annotations, write_jsonl
 from .records import Action, Benchmark, VideoRecord
 from .scenario_names import read_scenario
@@ -341,6 +342,11 @@ def plan_import(
     file = str(json_path)
     fmap = dict(field_map or {})
     data = _read_json(json_path)
+    if found := oversized_string(data):
+        where, length = found
+        msg = (f"a string of {length:,} characters; the importer reads strings of at most "
+               f"{MAX_IMPORT_STRING_CHARS:,} (visualact_env.limits)")  # fmt: skip
+        raise DataError([Problem(file, None, where, msg)])
     vdir = Path(videos_dir) if videos_dir else json_path.parent / "videos"
     out = Path(out_dir) if out_dir else vdir.parent
     clips: ClipIndex | None = None

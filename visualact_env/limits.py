@@ -25,10 +25,34 @@ MAX_ACTION_CHARS = 2000
 embedding model reads at most 256 tokens of a text, but its tokenizer reads all of it first: a
 15 MB text took 80 s and 2.6 GB."""
 
+MAX_IMPORT_STRING_CHARS = MAX_ACTIONS_PER_VIDEO * MAX_ACTION_CHARS
+"""Longest string the release importer reads (256,000 characters: a video's whole action list
+as one free text). Its field detection runs patterns over every string: a 100 MB text took
+240 s and 2 GB before the converted line was refused."""
+
 MAX_FRAME_BYTES = 1 << 30
 """Most bytes of decoded frames one clip may give (1 GiB: 32 frames of 4K, or 8 of 8K, at the
 clip's own size). More (``--frame-size native`` on an 8K clip at 32 frames is 3.2 GB, or
 ``--frames 100000``) is refused before decoding, naming the clip and a smaller setting."""
+
+
+def oversized_string(value: object) -> tuple[str, int] | None:
+    """The path (``[1].actions[0].text``) and length of the first string in a decoded JSON
+    value longer than :data:`MAX_IMPORT_STRING_CHARS`, or ``None``. Iterative (no recursion)."""
+    stack: list[tuple[str, object]] = [("", value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, str):
+            if len(v) > MAX_IMPORT_STRING_CHARS:
+                return where or "(the document)", len(v)
+        elif isinstance(v, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), x) for k, x in reversed(v.items()))
+            for k in v:
+                if isinstance(k, str) and len(k) > MAX_IMPORT_STRING_CHARS:
+                    return f"{where} (a key)" if where else "(a key)", len(k)
+        elif isinstance(v, list):
+            stack.extend((f"{where}[{i}]", x) for i, x in reversed(list(enumerate(v))))
+    return None
 
 
 def too_many_actions(count: int) -> str | None:
