@@ -10,7 +10,8 @@ it printed. With ``--old REV`` every case runs first on that git revision's code
 (default 8) is killed and so reported, as is one running past ``--timeout`` (default 300 s).
 
 The inputs (``visualact_env/limits.py`` states the bounds): a prediction line holding a 100 MB
-action text (over jsonio's 16 MiB line limit), one holding a 15 MB text (under it), 10,000
+action text (over jsonio's 16 MiB line limit), one holding a 15 MB text (under it), a release
+JSON for ``data import`` with a 100 MB action text, 10,000
 ground-truth actions in one video against 1 or 10,000 predicted ones, the action-count limit
 itself (128 x 128), the environment on the 10,000-action video, and a real 7680x4320 H.264 clip
 (8 frames, about 8 MB) through ``sample_frames`` (both decoders; the default 224x224, and 32
@@ -171,6 +172,13 @@ def make_inputs(work: Path) -> dict[str, Path]:
             row = {"video_id": vid, "actions": [{"text": text, "apl": 2, "proactive": True}]}
             path.write_text(json.dumps(row) + "\n", encoding="utf-8")
         files[name] = path
+    release = work / "release_100mb.json"
+    if not release.is_file():  # the importer's fixture with one 100 MB action text
+        fixture = ROOT / "tests" / "fixtures" / "import" / "list_of_records.json"
+        rows = json.loads(fixture.read_text(encoding="utf-8"))
+        rows[1]["actions"][0]["action"] = "wipe " * (20 << 20)
+        release.write_text(json.dumps(rows), encoding="utf-8")
+    files["release_100mb.json"] = release
     clip = write_8k_clip(work / "videos" / "clip8k.mp4")
     files["clip8k"] = clip
     eight_k = {**records[3], "video_id": "clip8k", "video": "videos/clip8k.mp4"}
@@ -207,6 +215,15 @@ def cases(files: dict[str, Path], work: Path) -> dict[str, list[str]]:
     return {
         "score: 100 MB text (one line)": score("ann_1video.jsonl", "pred_100mb.jsonl"),
         "score: 15 MB text": score("ann_1video.jsonl", "pred_15mb.jsonl"),
+        "data import: 100 MB text": [
+            *va,
+            "data",
+            "import",
+            str(files["release_100mb.json"]),
+            "--no-check-videos",
+            "--out",
+            str(work / "imported"),
+        ],  # fmt: skip
         "validate: 10,000 x 10,000 actions": [
             *va,
             "data",
