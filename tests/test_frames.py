@@ -489,7 +489,7 @@ def test_decord_is_asked_for_the_target_size(big_clip: Path, monkeypatch) -> Non
     assert all(c.get("width", -1) in (-1, 224) for c in calls)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["auto", *BACKENDS])
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -511,4 +511,6 @@ def test_sampled_frames_beyond_the_byte_limit_are_refused_before_decoding(
     with pytest.raises(FrameError, match=message) as info:
         sample_frames(big_clip, config, cache=False)
     assert "MAX_FRAME_BYTES" in str(info.value) and str(big_clip) in str(info.value)
+    assert isinstance(info.value, frames_mod.FrameLimitError)
+    assert "also failed" not in str(info.value)  # no second decoder tried: it cannot help
     assert not shapes  # refused before a single frame was converted

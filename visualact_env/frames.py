@@ -31,7 +31,7 @@ after) with FFmpeg's bilinear scaler as it converts to RGB: decord through
 ``VideoReader(width=, height=)``, PyAV through the same filter graph decord builds
 (``scale=W:H:flags=bilinear,format=rgb24``), which gives identical pixels (tested). A full-size
 RGB frame is therefore never held, let alone cached: an 8K clip at the default 224x224 took
-1.9 s and 0.5 GB instead of 14.6 s and 2.1 GB. Sampled frames larger in total than
+3.6 s and 0.4 GB instead of 15 s and 2.0 GB (``benchmarks/bench_extremes.py``). Sampled frames larger in total than
 :data:`~visualact_env.limits.MAX_FRAME_BYTES` are refused before decoding (:class:`FrameError`).
 
 Backends and the cache key
@@ -76,6 +76,7 @@ __all__ = [
     "RESIZE_MODES",
     "RULES",
     "FrameError",
+    "FrameLimitError",
     "SamplerConfig",
     "as_sampler",
     "decode_frames",
@@ -103,6 +104,11 @@ class FrameError(ValueError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class FrameLimitError(FrameError):
+    """The sampled frames would exceed :data:`~visualact_env.limits.MAX_FRAME_BYTES` (raised
+    before decoding; another decoder would not help, so there is no fallback)."""
 
 
 def frame_indices(total: int, num_frames: int, rule: str = "linspace") -> np.ndarray:
@@ -169,7 +175,7 @@ def _check_budget(path: Path, count: int, height: int, width: int, config: Sampl
     out_h, out_w = config.size or (height, width)
     total = count * out_h * out_w * 3
     if total > MAX_FRAME_BYTES:
-        raise FrameError(
+        raise FrameLimitError(
             path,
             f"{count} frames of {out_w}x{out_h} would take {total / 2**20:,.0f} MiB, more than "
             f"the {MAX_FRAME_BYTES / 2**20:,.0f} MiB limit (visualact_env.limits.MAX_FRAME_BYTES)"
@@ -436,6 +442,8 @@ def decode_frames(path: str | os.PathLike[str], config: SamplerConfig) -> np.nda
     if decord_available():
         try:
             return _decode_decord(path, config)
+        except FrameLimitError:
+            raise
         except FrameError as first:
             try:
                 return _decode_pyav(path, config)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import warnings as _warnings
-from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -396,7 +395,8 @@ class Scorer:
             if pred and gt:
                 texts.update(dict.fromkeys(a.text for a in (*pred, *gt)))
         known = known or {}
-        table = ChainMap(self.vectors(t for t in texts if t not in known), known)
+        table = {t: known[t] for t in texts if t in known}
+        table.update(self.vectors(t for t in texts if t not in known))
         return [
             similarity_matrix([a.text for a in pred], [a.text for a in gt], table)
             for pred, gt in pairs
