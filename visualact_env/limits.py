@@ -18,7 +18,7 @@ MAX_ACTIONS_PER_VIDEO = 128
 """Most actions one video may hold, in an annotation or a prediction (and most proposals one
 ``env.step`` scores). The benchmark averages 3.5 ground-truth actions per video and the parser
 keeps at most 32 per answer; the metric's exact assignment grows as the cube of the count
-(a worst-case 128 x 128 video is matched in about a second, 512 x 512 took 40 s)."""
+(a worst-case 128 x 128 video is matched in half a second, 512 x 512 took 40 s)."""
 
 MAX_ACTION_CHARS = 2000
 """Longest action text, in characters (five times the parser's cut of model answers). The
