@@ -35,7 +35,7 @@ from visualact_env.vlm import (
     hub_revision,
     load_model,
     load_processor,
-    resolve_device,
+    local_device,
     weights_fingerprint,
 )
 
@@ -139,6 +139,9 @@ class HFAgent(Agent):
         revision: str | None = None,
         prompt: Any = None,
         video: bool = False,
+        device_map: Any = None,
+        torch_dtype: str | None = None,
+        attn_implementation: str | None = None,
     ):
         if not model:
             raise ValueError("hf agent needs a model folder or hub id: hf:PATH_OR_HUB_ID")
@@ -157,8 +160,12 @@ class HFAgent(Agent):
             if prompt is None
             else (load_prompt(prompt) if isinstance(prompt, (str, os.PathLike)) else prompt)
         )
-        self.device = resolve_device(device)
+        if torch_dtype is not None:  # transformers' own name for it
+            dtype = torch_dtype
+        self.device = local_device(device)  # under torchrun: this process's GPU
         self.dtype_name = dtype
+        self.device_map = device_map
+        self.attn_implementation = attn_implementation
         self.revision = hub_revision(self.model_id, revision)
         self.spec = f"hf:{self.model_id}"
         self.deterministic = not self.settings.do_sample
@@ -180,7 +187,16 @@ class HFAgent(Agent):
                 enable_video(self.processor)
             except ValueError as e:
                 raise ValueError(f"hf agent: {self.model_id}: {e}") from None
-        self.model = load_model(source, self.device, dtype, load_revision)
+        self.model = load_model(
+            source,
+            self.device,
+            dtype,
+            load_revision,
+            device_map=device_map,
+            attn_implementation=attn_implementation,
+        )
+        if device_map is not None:  # inputs go where the model's first layers are
+            self.device = str(self.model.device)
         self._fingerprint = weights_fingerprint(source)
 
     @classmethod
@@ -206,6 +222,9 @@ class HFAgent(Agent):
             "revision",
             "prompt",
             "video",
+            "device_map",
+            "torch_dtype",
+            "attn_implementation",
         }
         unknown = sorted(set(options) - known)
         if unknown:
@@ -232,6 +251,13 @@ class HFAgent(Agent):
             "dtype": str(self.model.dtype).replace("torch.", ""),
             "deterministic": self.deterministic,
             "video": self.video,
+            # recorded only when set, so runs made before these options resume unchanged
+            **({"device_map": self.device_map} if self.device_map is not None else {}),
+            **(
+                {"attn_implementation": self.attn_implementation}
+                if self.attn_implementation
+                else {}
+            ),
         }
 
     def act(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> AgentOutput:

@@ -102,17 +102,42 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     return getattr(torch, dtype)
 
 
+def local_device(device: str) -> str:
+    """:func:`resolve_device`, with ``"auto"`` under a torchrun/accelerate launch meaning this
+    process's own GPU: ``cuda:LOCAL_RANK`` (modulo the GPUs visible)."""
+    resolved = resolve_device(device)
+    if device != "auto" or resolved != "cuda" or int(os.environ.get("WORLD_SIZE", "1") or 1) < 2:
+        return resolved
+    import torch
+
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0') or 0) % torch.cuda.device_count()}"
+
+
 def load_model(
-    path: str, device: str = "auto", dtype: str = "auto", revision: str | None = None
+    path: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    revision: str | None = None,
+    *,
+    device_map: Any = None,
+    attn_implementation: str | None = None,
 ) -> Any:
-    """``AutoModelForImageTextToText`` from ``path`` on ``device``, in eval mode."""
+    """``AutoModelForImageTextToText`` from ``path`` in eval mode: on ``device``, or placed by
+    transformers from ``device_map`` (``"auto"`` spreads a model too big for one GPU over all of
+    them; needs accelerate), with ``attn_implementation`` (``eager``, ``sdpa``,
+    ``flash_attention_2``) when given."""
     from transformers import AutoModelForImageTextToText
 
     device = resolve_device(device)
+    extra: dict[str, Any] = {}
+    if device_map is not None:
+        extra["device_map"] = device_map
+    if attn_implementation:
+        extra["attn_implementation"] = attn_implementation
     model: Any = AutoModelForImageTextToText.from_pretrained(
-        path, dtype=resolve_dtype(dtype, device), revision=revision
+        path, dtype=resolve_dtype(dtype, device), revision=revision, **extra
     )
-    return model.to(device).eval()
+    return model.eval() if device_map is not None else model.to(device).eval()
 
 
 def weights_fingerprint(path: str | os.PathLike[str]) -> str | None:
