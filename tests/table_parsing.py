@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 
@@ -17,7 +18,7 @@ def _numbers(text: str) -> list[float]:
 
 def _split_md_row(line: str) -> list[str]:
     cells = re.split(r"(?<!\\) \| ", line.strip()[2:-2])
-    return [c.replace("\\|", "|") for c in cells]
+    return [html.unescape(c.replace("\\|", "|")) for c in cells]  # as a Markdown viewer shows it
 
 
 def markdown_tables(text: str) -> list[list[list[str]]]:

@@ -16,8 +16,10 @@ def test_a_label_names_the_run_in_every_report_and_the_spec_stays_in_the_footer(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["agent_label"] == "Oracle <upper bound>" and summary["agent_spec"] == "oracle"
     md = (out / "report.md").read_text()
-    assert md.startswith("# VisualAct report: Oracle <upper bound>")
-    assert "| Oracle <upper bound> |" in md and "- agent: `oracle`" in md
+    assert md.startswith("# VisualAct report: Oracle &lt;upper bound&gt;")  # HTML escaped
+    assert (
+        "| Oracle &lt;upper bound&gt; |" in md and "<upper" not in md and "- agent: `oracle`" in md
+    )
     html = (out / "report.html").read_text()
     assert "<h1>Oracle &lt;upper bound&gt;</h1>" in html and "<upper bound>" not in html
     other = run_eval(EvalConfig(agent="empty", out=tmp_path / "b", progress=False, html=False))

@@ -12,6 +12,7 @@ column groups as ``\\multicolumn`` and escapes every special character of a labe
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
 import re
@@ -75,8 +76,11 @@ class Table:
 
 
 def md_escape(text: str) -> str:
-    """Keep a label from breaking a Markdown table (pipes, newlines)."""
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    """Text from models, servers, files and configs, safe in Markdown: HTML is escaped (a
+    Markdown viewer renders raw HTML, so ``<img onerror=...>`` in a model name would run) and
+    pipes and newlines cannot break a table."""
+    escaped = html.escape(str(text), quote=False)
+    return escaped.replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
 def _md_cell(cell: Cell) -> str:

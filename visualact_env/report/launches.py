@@ -14,6 +14,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .export import md_escape
+
 HEADER = ("launch", "rank", "host", "device", "videos", "failed", "work s", "videos/s", "idle s")
 
 
@@ -22,8 +24,8 @@ def _num(value: Any, digits: int = 1) -> str:
 
 
 def _md_cell(text: str) -> str:
-    """Keep a host or device name from breaking a Markdown table."""
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    """Keep a host or device name from breaking a Markdown table or injecting HTML."""
+    return md_escape(text)
 
 
 def launch_title(index: int, launch: Mapping[str, Any]) -> str:
